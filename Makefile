@@ -1,0 +1,41 @@
+# petlesson: `make run` sets everything up and runs the main job; `make test` runs every test.
+# VENV may point outside the clone (CI caches it there). TORCH_SPEC pins the torch build pip installs first.
+PYTHON     ?= python3
+VENV       ?= .venv
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+BIN        := $(VENV)/bin
+DEPS_HASH  := $(shell cat pyproject.toml Makefile | sha1sum | cut -c1-12)
+STAMP      := $(VENV)/.petlesson-deps-$(DEPS_HASH)
+NB_WORKERS ?= 2
+ARGS       ?=
+
+export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
+export MPLBACKEND ?= Agg
+
+.PHONY: setup run test nbtest pytest export clean-nbs docs bench
+
+$(STAMP):
+	@echo "== creating the environment in $(VENV) (first time: a few minutes)"
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip "setuptools>=77" wheel
+	$(BIN)/python -m pip install -q $(TORCH_SPEC)
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	rm -f $(VENV)/.petlesson-deps-*
+	touch $(STAMP)
+
+setup: $(STAMP)
+	@$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e . >/dev/null
+
+run: setup
+	$(BIN)/petlesson $(ARGS)
+
+test: setup nbtest pytest
+
+nbtest: setup
+	$(BIN)/nbdev-test --n-workers $(NB_WORKERS) --timing
+
+pytest: setup
+	$(BIN)/python -m pytest
+
+export: setup
+	$(BIN)/nbdev-export && $(BIN)/nbdev-clean

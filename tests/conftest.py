@@ -1,0 +1,15 @@
+import os, shutil, subprocess, sys
+from pathlib import Path
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE = ROOT.parent/'shared'/'data'/'oxford-iiit-pet-annotations'
+
+@pytest.fixture(scope='session')
+def root(): return ROOT
+
+def run_petlesson(*args, env=None, timeout=900):
+    "Run the installed `petlesson` console script (falling back to `python -m petlesson.cli`)"
+    exe = shutil.which('petlesson', path=str(Path(sys.executable).parent))
+    cmd = [exe, *args] if exe else [sys.executable, '-m', 'petlesson.cli', *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})

@@ -1,0 +1,40 @@
+"Packaging, and the promise that notebooks are clean and the package is in sync with them."
+import filecmp, shutil, subprocess, sys, tomllib
+from pathlib import Path
+import pytest
+
+BIN = Path(sys.executable).parent
+
+def test_package_imports_and_has_version(root):
+    import petlesson
+    assert petlesson.__version__
+    cfg = tomllib.loads((root/'pyproject.toml').read_text())
+    assert 'nbdev' in cfg['tool'] and cfg['project']['scripts']['petlesson'] == 'petlesson.cli:main'
+    assert not (root/'settings.ini').exists()
+
+def _copy_project(root, dest):
+    for name in ('pyproject.toml', 'README.md'): shutil.copy(root/name, dest/name)
+    shutil.copytree(root/'nbs', dest/'nbs', ignore=shutil.ignore_patterns('.ipynb_checkpoints', '_*', 'petlesson-out'))
+    shutil.copytree(root/'petlesson', dest/'petlesson', ignore=shutil.ignore_patterns('__pycache__'))
+
+def _differences(a, b, pattern):
+    return sorted(str(p.relative_to(a)) for p in a.rglob(pattern)
+                  if not (b/p.relative_to(a)).exists() or not filecmp.cmp(p, b/p.relative_to(a), shallow=False))
+
+def test_notebooks_are_clean(root, tmp_path):
+    _copy_project(root, tmp_path)
+    subprocess.run([BIN/'nbdev-clean'], cwd=tmp_path, check=True, capture_output=True)
+    changed = _differences(root/'nbs', tmp_path/'nbs', '*.ipynb')
+    assert not changed, f"nbdev-clean would change {changed}: run `make export` and commit"
+
+def test_package_in_sync_with_notebooks(root, tmp_path):
+    _copy_project(root, tmp_path)
+    subprocess.run([BIN/'nbdev-export'], cwd=tmp_path, check=True, capture_output=True)
+    changed = _differences(tmp_path/'petlesson', root/'petlesson', '*.py')
+    assert not changed, f"nbdev-export would change {changed}: run `make export` and commit"
+
+def test_every_lesson_exports_a_module(root):
+    lessons = sorted(p for p in (root/'nbs').glob('[0-9][0-9]_*.ipynb'))
+    assert lessons, 'no lesson notebooks found'
+    for nb in lessons:
+        assert '#| default_exp' in nb.read_text(), f'{nb.name} exports no module'
