@@ -139,7 +139,8 @@ def quarto_to_plain(nb:dict, title:str, description:str, badge_html:str)->dict:
         cells.append(c)
     head = f'# {title}' + (f'\n\n<p class="pl-description">{html.escape(description)}</p>' if description else '')
     cells.insert(0, {'cell_type': 'markdown', 'metadata': {}, 'source': head + '\n\n' + badge_html})
-    nb['cells'] = cells
+    for i, c in enumerate(cells): c['id'] = f'cell-{i}'
+    nb['cells'], nb['nbformat'], nb['nbformat_minor'] = cells, 4, max(nb.get('nbformat_minor', 5), 5)
     nb['metadata']['title'] = title
     w = nb['metadata'].get('widgets', {}).get(WIDGET_MIME)
     if not (w and w.get('state')): nb['metadata'].pop('widgets', None)
@@ -178,15 +179,19 @@ def _rewrite_links(page:str, names:dict, host:str)->str:
         return f'{m.group(1)}"{html.escape(url)}"'
     return re.sub(r'(\shref=)"([^"]*)"', fix, page)
 
+def _md_inline(text:str)->str:
+    "Escaped `text` with its `code` spans as <code>"
+    return re.sub(r'`([^`]+)`', r'<code>\1</code>', html.escape(text))
+
 def _sidebar(pages:list, current:str)->str:
     cur = ' class="pl-current" aria-current="page"'
-    items = ''.join(f'<li><a href="{p["file"]}"{cur if p["file"] == current else ""}>{html.escape(p["nav"])}</a></li>'
+    items = ''.join(f'<li><a href="{p["file"]}"{cur if p["file"] == current else ""}>{_md_inline(p["nav"])}</a></li>'
                     for p in pages)
     return f'<nav class="pl-sidebar" aria-label="Lessons"><h2><a href="index.html">petlesson</a></h2><ol>{items}</ol></nav>'
 
 def _pager(pages:list, i:int)->str:
-    prev = f'<a rel="prev" href="{pages[i-1]["file"]}">&larr; {html.escape(pages[i-1]["nav"])}</a>' if i > 0 else '<span></span>'
-    nxt = f'<a rel="next" href="{pages[i+1]["file"]}">{html.escape(pages[i+1]["nav"])} &rarr;</a>' if i+1 < len(pages) else '<span></span>'
+    prev = f'<a rel="prev" href="{pages[i-1]["file"]}">&larr; {_md_inline(pages[i-1]["nav"])}</a>' if i > 0 else '<span></span>'
+    nxt = f'<a rel="next" href="{pages[i+1]["file"]}">{_md_inline(pages[i+1]["nav"])} &rarr;</a>' if i+1 < len(pages) else '<span></span>'
     return f'<nav class="pl-pager">{prev}{nxt}</nav>'
 
 def _badge_html(nb_name:str, root:Path)->str:
@@ -211,7 +216,7 @@ def html_exporter(static:str='_static'):
 def render_page(nb:dict, exporter, sidebar:str='', pager:str='', names:dict|None=None, host:str='')->str:
     "One notebook (already made plain by `quarto_to_plain`) as a full HTML page"
     import nbformat
-    body, _ = exporter.from_notebook_node(nbformat.from_dict(nb))
+    body, _ = exporter.from_notebook_node(nbformat.reads(json.dumps(nb), as_version=4))  # reads joins multi-line strings
     body = body.replace('</head>', f'<link rel="stylesheet" href="_static/site.css">\n</head>', 1)
     body = re.sub(r'(<body[^>]*>)', lambda m: m.group(1) + sidebar + '<div class="pl-main">', body, count=1)
     body = body.replace('</body>', pager + '</div>\n</body>', 1)
@@ -260,6 +265,24 @@ def build(out:Path|str='_site', root:Path=ROOT, n_workers:int=2, quiet:bool=Fals
     (out/'pages.json').write_text(json.dumps(manifest, indent=1))
     log(f'{len(pages)} pages in {out} ({time.perf_counter()-t0:.1f}s); open {out/"index.html"}')
     return manifest
+
+def render_one(nb:dict, out:Path, file:str, root:Path=ROOT)->dict:
+    "Process one in-memory notebook with nbdev's doc processors and render it into site folder `out`"
+    from fastcore.nbio import dict2nb, nb2dict
+    from nbdev.processors import FilterDefaults
+    out = Path(out)
+    if not (out/'_static').exists(): install_static(out, fetch_assets())
+    pnb = dict2nb(copy.deepcopy(nb))
+    pnb.path_ = str(Path(root)/'nbs'/Path(file).with_suffix('.ipynb').name)
+    cwd = os.getcwd(); os.chdir(root)
+    try: FilterDefaults()(pnb)
+    finally: os.chdir(cwd)
+    pnb = json.loads(json.dumps(nb2dict(pnb)))
+    fm = front_matter(pnb)
+    page = dict(name=Path(file).stem, file=file, title=str(fm.get('title') or Path(file).stem), nav=str(fm.get('title') or file))
+    plain = quarto_to_plain(pnb, page['title'], str(fm.get('description') or ''), '')
+    (out/file).write_text(render_page(plain, html_exporter(), _sidebar([page], file), '', {}, doc_host(root)))
+    return {**page, 'widgets': bool(plain['metadata'].get('widgets'))}
 
 # ---------------------------------------------------------------- README from nbs/index.ipynb
 def readme_text(root:Path=ROOT)->str:
