@@ -137,7 +137,7 @@ def quarto_to_plain(nb:dict, title:str, description:str, badge_html:str)->dict:
                 if md is not None: o['data']['text/markdown'] = _quarto_md(''.join(md) if isinstance(md, list) else md)
             if 'remove_input' in tags and not c.get('outputs'): continue
         cells.append(c)
-    head = f'# {title}' + (f'\n\n<p class="pl-description">{html.escape(description)}</p>' if description else '')
+    head = f'# {title}' + (f'\n\n<p class="pl-description">{_md_inline(description)}</p>' if description else '')
     cells.insert(0, {'cell_type': 'markdown', 'metadata': {}, 'source': head + '\n\n' + badge_html})
     for i, c in enumerate(cells): c['id'] = f'cell-{i}'
     nb['cells'], nb['nbformat'], nb['nbformat_minor'] = cells, 4, max(nb.get('nbformat_minor', 5), 5)
