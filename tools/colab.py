@@ -52,14 +52,16 @@ def _cell(kind, source):
 
 def add_colab_cells(nb:dict, nb_name:str, root:Path=ROOT)->bool:
     "Insert or refresh the badge and setup cells of notebook `nb` (a dict); True if it changed"
-    before = json.dumps(nb['cells'])
+    key = lambda cs: [(c['cell_type'], _src(c)) for c in cs]
+    before = key(nb['cells'])
     cells = [c for c in nb['cells'] if not (c['cell_type'] == 'code' and SETUP_MARK in _src(c))
              and not (c['cell_type'] == 'markdown' and BADGE_MARK in _src(c))]
     first = next((i for i, c in enumerate(cells) if c['cell_type'] == 'markdown' and _src(c).lstrip().startswith('# ')), None)
     if first is None: raise ValueError(f'{nb_name}: no title cell (a markdown cell starting with "# Title") to put the badge under')
     cells[first+1:first+1] = [_cell('markdown', badge_markdown(nb_name, root)), _cell('code', setup_source(root))]
+    if key(cells) == before: return False
     nb['cells'] = cells
-    return json.dumps(cells) != before
+    return True
 
 def add_colab_to_file(path:Path, root:Path=ROOT)->bool:
     "Add the Colab cells to the notebook file at `path` in place (nbformat JSON, 1-space indent as nbdev writes it)"
