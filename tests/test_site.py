@@ -12,7 +12,8 @@ import docs  # noqa: E402
 from colab import colab_url  # noqa: E402
 
 SITE, SHOTS = ROOT/'_site', ROOT/'screenshots'
-CHROMIUM = os.environ.get('PETLESSON_CHROMIUM') or shutil.which('chromium') or '/usr/bin/chromium'
+CHROMIUM = (os.environ.get('PETLESSON_CHROMIUM') or next(filter(None, map(shutil.which, ('chromium', 'chromium-browser', 'google-chrome'))), None)
+            or '/usr/bin/chromium')  # Debian's chromium here; GitHub's Ubuntu runners have google-chrome
 CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
                  '--disable-component-update', '--disable-sync', '--no-first-run']
 NB_NAMES = [p.stem for p in docs.notebooks()]
@@ -27,10 +28,8 @@ def test_every_notebook_has_a_page(site):
     assert test_names == sorted(NB_NAMES)
     for p in site.values(): assert (SITE/p['file']).is_file(), p
     assert site['index']['file'] == 'index.html'
-    # pages are named as Quarto names them: after the module a lesson exports
-    for p in site.values():
-        m = re.search(r'^#\|\s*default_exp\s+(\S+)', Path(p['src']).read_text().replace('\\n', '\n'), re.M)
-        if m: assert p['file'] == m.group(1).split('.')[-1] + '.html', p
+    # pages are named as nbdev names them for Quarto: the notebook's name without its number
+    for p in site.values(): assert p['file'] == re.sub(r'^\d+_', '', p['name']) + '.html', p
 
 def test_processed_pages_hide_what_nbdev_hides(site):
     "nbdev's processors ran: hidden cells and directives gone, show_doc rendered"
@@ -94,6 +93,18 @@ def _expected_headings(src):
         hs += [_plain(h) for h in re.findall(r'^#{2,4}\s+(.+?)\s*$', re.sub(r'```.*?```', '', s, flags=re.S), re.M)]
     return hs
 
+def saved_widget_views(nb:dict)->int:
+    "How many widget outputs of notebook `nb` have their model in the saved widget state"
+    state = nb.get('metadata', {}).get('widgets', {}).get(docs.WIDGET_MIME, {}).get('state', {})
+    return sum(o.get('data', {}).get('application/vnd.jupyter.widget-view+json', {}).get('model_id') in state
+               for c in nb['cells'] for o in c.get('outputs', []))
+
+def _wait_for_widgets(page, src):
+    "Wait until the html-manager has rendered a view for every widget output with saved state"
+    n = saved_widget_views(json.loads(Path(src).read_text()) if not isinstance(src, dict) else src)
+    assert n >= 1, 'the page embeds widget state but no widget output refers to it'
+    page.wait_for_function(f'document.querySelectorAll(".widget-subarea > .lm-Widget").length >= {n}', timeout=20000)
+
 def _shown(text): return re.sub(r'\s+', ' ', text.replace('¶', '')).strip()
 
 @pytest.mark.parametrize('name', NB_NAMES)
@@ -126,9 +137,7 @@ def test_page_in_browser(name, site, server, browser):
     assert '`' not in page.locator('.pl-sidebar').inner_text(), 'raw markdown in the sidebar'
     assert page.locator(f'a[href="{colab_url(Path(p["src"]).name)}"]').count() >= 1, f'{p["file"]}: no Open in Colab link'
     # widget state saved in the notebook renders
-    if p['widgets']:
-        page.wait_for_selector('.jupyter-widgets .widget-inline-hbox, .jupyter-widgets .widget-box, .jupyter-widgets .jupyter-widget',
-                               timeout=15000)
+    if p['widgets']: _wait_for_widgets(page, p['src'])
     assert not problems, f'{p["file"]}: ' + '; '.join(problems)
     page.context.close()
 
@@ -177,16 +186,18 @@ def widget_page(tmp_path_factory):
     sliders = [s['state'] for s in state.values() if s['model_name'] == 'IntSliderModel']
     assert [s['value'] for s in sliders] == [7], 'the kernel did not store the slider state'
     out = tmp_path_factory.mktemp('widget_site')
-    info = docs.render_one(json.loads(nbformat.writes(nb)), out, 'widget_slider.html')
-    assert info['widgets']
-    return out
+    nbd = json.loads(nbformat.writes(nb))
+    info = docs.render_one(nbd, out, 'widget_slider.html')
+    assert info['widgets'] and saved_widget_views(nbd) == 1
+    return out, nbd
 
 def test_saved_widget_state_renders(widget_page, browser):
-    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(_Quiet, directory=str(widget_page)))
+    site_dir, nbd = widget_page
+    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), functools.partial(_Quiet, directory=str(site_dir)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         page, problems = _open(browser, f'http://127.0.0.1:{httpd.server_address[1]}/widget_slider.html')
-        page.wait_for_selector('.widget-slider', timeout=20000)
+        _wait_for_widgets(page, nbd)
         SHOTS.mkdir(exist_ok=True)
         page.screenshot(path=str(SHOTS/'widget_slider.png'), full_page=True)
         assert _shown(page.locator('.widget-slider .widget-label').first.inner_text()) == 'Epochs'

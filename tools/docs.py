@@ -261,6 +261,8 @@ def build(out:Path|str='_site', root:Path=ROOT, n_workers:int=2, quiet:bool=Fals
         (out/p['file']).write_text(page)
         p['widgets'] = bool(plain['metadata'].get('widgets'))
         log(f"  {p['src'].name} -> {out.name}/{p['file']}")
+    dangling = sorted({h for p in pages for h in re.findall(r'href="([^"#?:/]+\.ipynb)', (out/p['file']).read_text())})
+    if dangling: log(f'WARNING: pages link to notebooks that are not in nbs/: {dangling}')
     manifest = [{k: (str(v) if isinstance(v, Path) else v) for k, v in p.items() if k != 'nb'} for p in pages]
     (out/'pages.json').write_text(json.dumps(manifest, indent=1))
     log(f'{len(pages)} pages in {out} ({time.perf_counter()-t0:.1f}s); open {out/"index.html"}')
