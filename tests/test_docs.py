@@ -71,3 +71,14 @@ def test_quarto_config():
     assert css is None or (ROOT/'nbs'/css).exists()
     wf = yaml.safe_load((ROOT/'.github'/'workflows'/'deploy.yaml').read_text())
     assert 'nbdev-docs' in json.dumps(wf) or 'quarto-ghp' in json.dumps(wf)
+
+def test_lessons_have_committed_outputs():
+    "The docs show committed outputs: a lesson saved without them (plain `nbdev-clean` after a clear) has none"
+    for name in LESSONS:
+        code = [c for c in json.loads((ROOT/'nbs'/name).read_text())['cells'] if c['cell_type'] == 'code']
+        assert any(c.get('outputs') for c in code), \
+            f'{name} has no outputs: run `nbdev-test nbs/{name} --save` then `nbdev-clean`, and commit it'
+    for name in LESSONS + ['index.ipynb']:
+        nb = json.loads((ROOT/'nbs'/name).read_text())
+        errors = [o for c in nb['cells'] for o in c.get('outputs', []) if o.get('output_type') == 'error']
+        assert not errors, f'{name} has a committed error output'
