@@ -12,7 +12,7 @@ ARGS       ?=
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 export MPLBACKEND ?= Agg
 
-.PHONY: setup run test nbtest pytest export clean-nbs docs readme colab bench
+.PHONY: setup run test nbtest pytest export clean-nbs docs readme colab outputs bench
 
 $(STAMP):
 	@echo "== creating the environment in $(VENV) (first time: a few minutes)"
@@ -54,3 +54,8 @@ NBS ?=
 colab: setup
 	$(BIN)/python tools/colab.py $(NBS)
 	$(BIN)/nbdev-clean
+
+# Save a notebook's outputs from a real Jupyter kernel, widget state included (`nbdev-test --save` cannot store
+# widget state), then nbdev-clean it: `make outputs NBS="nbs/03_cross_entropy.ipynb nbs/04_lr_find.ipynb"`.
+outputs: setup
+	$(BIN)/python tools/kernel.py $(or $(NBS),$(wildcard nbs/*.ipynb))

@@ -2,48 +2,46 @@
 
 `nbdev-test` runs notebooks in an in-process IPython shell; a reader runs them in a kernel, where
 widgets, `display`, inline plots and progress bars go through the Jupyter protocol. One kernel per
-notebook, working directory nbs/, the inline matplotlib backend, cells skipped exactly where
-`nbdev-test` skips them (`#| eval: false` and the flags in `tst_flags`). Nothing is written back."""
-import os, re, tomllib
+notebook, working directory nbs/, matplotlib's inline backend, cells skipped exactly where
+`nbdev-test` skips them (tools/kernel.py). Nothing is written back."""
+import sys
 from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NBS = ROOT/'nbs'
-NOTEBOOKS = sorted(p.name for p in NBS.glob('*.ipynb') if not p.name.startswith(('_', '.')))
-TIMEOUT = int(os.environ.get('PETLESSON_KERNEL_TIMEOUT', 900))  # per cell, seconds
+sys.path.insert(0, str(ROOT/'tools'))
+import kernel  # noqa: E402
 
-def _skip_flags():
-    cfg = tomllib.loads((ROOT/'pyproject.toml').read_text())['tool']['nbdev']
-    return set(cfg.get('tst_flags', '').split())
-
-def skipped_by_nbdev_test(source:str, flags=frozenset())->bool:
-    "True if `nbdev-test` would not run a cell with this source"
-    for m in re.finditer(r'^\s*#\|\s*(.+?)\s*$', source, re.M):
-        d = m.group(1).replace(' ', '')
-        if d in ('eval:false', 'eval:False') or d.split(':')[0] in flags: return True
-    return False
+NOTEBOOKS = sorted(p.name for p in (ROOT/'nbs').glob('*.ipynb') if not p.name.startswith(('_', '.')))
 
 def test_skip_rule():
-    assert skipped_by_nbdev_test('#| eval: false\nx = 1')
-    assert skipped_by_nbdev_test('#| notest\nx = 1', {'notest'})
-    assert not skipped_by_nbdev_test('#| export\nx = 1', {'notest'})
-    assert not skipped_by_nbdev_test('x = 1  # eval: false')
+    assert kernel.skipped_by_nbdev_test('#| eval: false\nx = 1')
+    assert kernel.skipped_by_nbdev_test('#| notest\nx = 1', {'notest'})
+    assert not kernel.skipped_by_nbdev_test('#| export\nx = 1', {'notest'})
+    assert not kernel.skipped_by_nbdev_test('x = 1  # eval: false')
+    assert 'notest' in kernel.skip_flags()
 
 @pytest.mark.parametrize('name', NOTEBOOKS)
-def test_notebook_runs_in_a_kernel(name, monkeypatch):
-    import nbformat
-    from nbclient import NotebookClient
+def test_notebook_runs_in_a_kernel(name):
     from nbclient.exceptions import CellExecutionError
-    nb = nbformat.read(NBS/name, as_version=4)
-    flags = _skip_flags()
-    nb.cells = [c for c in nb.cells if not (c.cell_type == 'code' and skipped_by_nbdev_test(c.source, flags))]
-    monkeypatch.delenv('MPLBACKEND', raising=False)  # the kernel's own inline backend, as a reader gets
-    monkeypatch.setenv('PYTHONPATH', os.pathsep.join(filter(None, [str(ROOT), os.environ.get('PYTHONPATH')])))
-    client = NotebookClient(nb, timeout=TIMEOUT, kernel_name='python3', allow_errors=False,
-                            resources={'metadata': {'path': str(NBS)}})
-    try: client.execute()
-    except CellExecutionError as e:
-        pytest.fail(f'{name} failed in a real kernel:\n{str(e)[-3000:]}', pytrace=False)
+    try: nb = kernel.execute(ROOT/'nbs'/name)
+    except CellExecutionError as e: pytest.fail(f'{name} failed in a real kernel:\n{str(e)[-3000:]}', pytrace=False)
     errors = [o for c in nb.cells if c.cell_type == 'code' for o in c.get('outputs', []) if o.output_type == 'error']
     assert not errors
+
+def test_kernel_run_keeps_skipped_cells_and_stores_widgets(tmp_path):
+    "A kernel run skips what nbdev-test skips, keeps those cells, and stores the state of the widgets it shows"
+    import nbformat
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell('#| eval: false\nraise RuntimeError("must not run")'),
+                nbformat.v4.new_code_cell('import os, ipywidgets as w\nprint(os.getcwd())\nw.IntSlider(value=4)'),
+                nbformat.v4.new_code_cell('import matplotlib; print(matplotlib.get_backend())')]
+    p = tmp_path/'t.ipynb'
+    nbformat.write(nb, str(p))
+    out = kernel.execute(p, timeout=120)
+    assert len(out.cells) == 3 and out.cells[0].outputs == []
+    assert out.cells[1].outputs[0].text.strip() == str(tmp_path)
+    assert any('application/vnd.jupyter.widget-view+json' in o.get('data', {}) for o in out.cells[1].outputs)
+    state = out.metadata['widgets'][kernel.WIDGET_MIME]['state']
+    assert [s['state']['value'] for s in state.values() if s['model_name'] == 'IntSliderModel'] == [4]
+    assert 'inline' in out.cells[2].outputs[0].text
