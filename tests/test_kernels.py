@@ -3,8 +3,10 @@
 `nbdev-test` runs notebooks in an in-process IPython shell; a reader runs them in a kernel, where
 widgets, `display`, inline plots and progress bars go through the Jupyter protocol. One kernel per
 notebook, working directory nbs/, matplotlib's inline backend, cells skipped exactly where
-`nbdev-test` skips them (tools/kernel.py). Nothing is written back."""
-import sys
+`nbdev-test` skips them (tools/kernel.py). Nothing is written back. The notebooks run $NB_WORKERS
+(default 2) at a time, each in its own kernel process; each notebook still passes or fails on its own."""
+import os, sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import pytest
 
@@ -21,10 +23,17 @@ def test_skip_rule():
     assert not kernel.skipped_by_nbdev_test('x = 1  # eval: false')
     assert 'notest' in kernel.skip_flags()
 
+@pytest.fixture(scope='session')
+def kernel_runs():
+    "Every notebook started in its own kernel, NB_WORKERS at a time: name -> future of the executed notebook"
+    pool = ThreadPoolExecutor(max_workers=max(1, int(os.environ.get('NB_WORKERS', 2))))
+    yield {name: pool.submit(kernel.execute, ROOT/'nbs'/name) for name in NOTEBOOKS}
+    pool.shutdown(wait=True, cancel_futures=True)
+
 @pytest.mark.parametrize('name', NOTEBOOKS)
-def test_notebook_runs_in_a_kernel(name):
+def test_notebook_runs_in_a_kernel(name, kernel_runs):
     from nbclient.exceptions import CellExecutionError
-    try: nb = kernel.execute(ROOT/'nbs'/name)
+    try: nb = kernel_runs[name].result()
     except CellExecutionError as e: pytest.fail(f'{name} failed in a real kernel:\n{str(e)[-3000:]}', pytrace=False)
     errors = [o for c in nb.cells if c.cell_type == 'code' for o in c.get('outputs', []) if o.output_type == 'error']
     assert not errors
