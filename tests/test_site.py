@@ -198,6 +198,7 @@ def test_saved_widget_state_renders(widget_page, browser):
     try:
         page, problems = _open(browser, f'http://127.0.0.1:{httpd.server_address[1]}/widget_slider.html')
         _wait_for_widgets(page, nbd)
+        page.wait_for_selector('.mjx-chtml', timeout=20000)  # MathJax, served from the site, typeset the formula
         SHOTS.mkdir(exist_ok=True)
         page.screenshot(path=str(SHOTS/'widget_slider.png'), full_page=True)
         assert _shown(page.locator('.widget-slider .widget-label').first.inner_text()) == 'Epochs'
