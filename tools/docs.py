@@ -158,6 +158,7 @@ body { margin: 0; }
 .pl-sidebar li a.pl-current { background: #dbe6f6; font-weight: 600; }
 .pl-main { margin-left: 15rem; padding: 0 1.5rem 2rem; }
 .pl-description { font-size: 1.15rem; color: #555; margin-top: -.3rem; }
+.jp-RenderedMarkdown pre { background: #f5f5f5; padding: .6em .8em; border-radius: 4px; overflow-x: auto; }
 .pl-pager { display: flex; justify-content: space-between; margin: 2rem 1rem; font-family: system-ui, sans-serif; }
 @media (max-width: 800px) { .pl-sidebar { position: static; width: auto; } .pl-main { margin-left: 0; } }
 """
