@@ -12,7 +12,7 @@ ARGS       ?=
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 export MPLBACKEND ?= Agg
 
-.PHONY: setup run test nbtest pytest export clean-nbs docs bench
+.PHONY: setup run test nbtest pytest export clean-nbs docs readme colab outputs bench
 
 $(STAMP):
 	@echo "== creating the environment in $(VENV) (first time: a few minutes)"
@@ -39,3 +39,23 @@ pytest: setup
 
 export: setup
 	$(BIN)/nbdev-export && $(BIN)/nbdev-clean
+
+# The docs site, offline and without Quarto: nbdev's doc processors + nbconvert, into _site/ (open _site/index.html).
+# The published site is Quarto's (`nbdev-docs`, .github/workflows/deploy.yaml).
+docs: setup
+	$(BIN)/python tools/docs.py build --out _site --n-workers $(NB_WORKERS)
+
+# README.md is generated from nbs/index.ipynb (tests/test_docs.py checks that it is in step).
+readme: setup
+	$(BIN)/python tools/docs.py readme
+
+# The Colab setup cell and 'Open in Colab' badge: `make colab` for every notebook, or `make colab NBS=nbs/03_x.ipynb`.
+NBS ?=
+colab: setup
+	$(BIN)/python tools/colab.py $(NBS)
+	$(BIN)/nbdev-clean
+
+# Save a notebook's outputs from a real Jupyter kernel, widget state included (`nbdev-test --save` cannot store
+# widget state), then nbdev-clean it: `make outputs NBS="nbs/03_cross_entropy.ipynb nbs/04_lr_find.ipynb"`.
+outputs: setup
+	$(BIN)/python tools/kernel.py $(or $(NBS),$(wildcard nbs/*.ipynb))

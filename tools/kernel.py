@@ -1,0 +1,76 @@
+"""Run notebooks in a real Jupyter kernel (ipykernel via nbclient), as a reader does.
+
+    python tools/kernel.py nbs/03_cross_entropy.ipynb ...   # `make outputs NBS=...`: run and save outputs
+
+Saving runs the notebook top to bottom in a fresh kernel in nbs/, with matplotlib's inline backend,
+writes the outputs back together with the state of every widget (which `nbdev-test --save` cannot
+store: its in-process shell has no widget comms), then `nbdev-clean`s the file. The docs show
+exactly these outputs, and the docs build embeds the saved widget state so that sliders render.
+Cells are skipped exactly where `nbdev-test` skips them (`#| eval: false`, the `tst_flags`);
+tests/test_kernels.py runs every notebook the same way without saving.
+"""
+from __future__ import annotations
+import os, re, subprocess, sys, tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WIDGET_MIME = 'application/vnd.jupyter.widget-state+json'
+
+def skip_flags(root:Path=ROOT)->set:
+    "The `tst_flags` of pyproject.toml: cells marked with one are not run by nbdev-test"
+    cfg = tomllib.loads((Path(root)/'pyproject.toml').read_text())['tool']['nbdev']
+    return set(cfg.get('tst_flags', '').split())
+
+def skipped_by_nbdev_test(source:str, flags=frozenset())->bool:
+    "True if `nbdev-test` would not run a cell with this source"
+    for m in re.finditer(r'^\s*#\|\s*(.+?)\s*$', source, re.M):
+        d = m.group(1).replace(' ', '')
+        if d.lower() == 'eval:false' or d.split(':')[0] in flags: return True
+    return False
+
+def kernel_env()->dict:
+    "The kernel's environment: the repository importable, matplotlib's own inline backend"
+    env = {k: v for k, v in os.environ.items() if k != 'MPLBACKEND'}
+    env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get('PYTHONPATH')]))
+    return env
+
+def execute(path:Path|str, timeout:int=900, kernel_name:str='python3'):
+    "Run notebook `path` in a fresh kernel (cwd: its folder); return the nbformat notebook with outputs and widget state"
+    import nbformat
+    from nbclient import NotebookClient
+    from jupyter_client.manager import KernelManager
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    flags = skip_flags()
+    run = nbformat.from_dict({**nb, 'cells': []})
+    run.cells = [c for c in nb.cells if not (c.cell_type == 'code' and skipped_by_nbdev_test(c.source, flags))]  # same cell objects
+    km = KernelManager(kernel_name=kernel_name)
+    km.start_kernel(env=kernel_env(), cwd=str(path.parent))
+    try:
+        NotebookClient(run, km=km, timeout=timeout, allow_errors=False, store_widget_state=True,
+                       resources={'metadata': {'path': str(path.parent)}}).execute()
+    finally:
+        if km.is_alive(): km.shutdown_kernel(now=True)
+    nb.metadata.pop('widgets', None)
+    state = run.metadata.get('widgets', {}).get(WIDGET_MIME, {})
+    if state.get('state'): nb.metadata['widgets'] = {WIDGET_MIME: state}
+    for c in nb.cells:
+        if c.cell_type == 'code' and skipped_by_nbdev_test(c.source, flags): c.outputs, c.execution_count = [], None
+    return nb
+
+def save_outputs(path:Path|str, timeout:int=900):
+    "Run notebook `path` in a kernel and write it back with its outputs and widget state, cleaned by nbdev-clean"
+    import nbformat
+    nb = execute(path, timeout)
+    nbformat.write(nb, str(path))
+    subprocess.run([str(Path(sys.executable).parent/'nbdev-clean'), '--fname', str(path)], check=True, cwd=ROOT)
+
+def main(argv=None):
+    paths = [Path(p) for p in (argv if argv is not None else sys.argv[1:])]
+    if not paths: sys.exit('usage: python tools/kernel.py nbs/NN_name.ipynb ... (saves outputs and widget state)')
+    for p in paths:
+        if not p.exists(): sys.exit(f'No such notebook: {p}')
+        save_outputs(p)
+        print(f'{p}: outputs and widget state saved from a real kernel')
+
+if __name__ == '__main__': main()
