@@ -75,3 +75,14 @@ def test_widget_driven_headless():
     assert len(ex.view.probs) == 5 and ex.labels is None
     ex.logits_box.value = 'nonsense'
     assert ex.error and 'separated by commas' in ex.summary.value
+
+def test_presets_carry_labels_and_targets():
+    from petlesson.losses import TemperatureExplorer
+    ex = TemperatureExplorer({'a': ([1., 2., 3.], ['x', 'y', 'z'], 2), 'b': ([0., 0.], None, 1), 'c': [5., 1., 1., 1.]})
+    assert ex.view.target == 2 and ex.labels == ['x', 'y', 'z']
+    ex.preset.value = 'b'
+    assert ex.view.target == 1 and ex.labels is None and len(ex.view.probs) == 2
+    ex.preset.value = 'c'
+    assert ex.view.target == 1 and len(ex.view.probs) == 4   # no target in the preset: the current one is kept
+    with pytest.raises(ValueError, match='from 0 to 1'): TemperatureExplorer({'bad': ([0., 1.], None, 2)})
+    with pytest.raises(ValueError, match='outside the explorer'): temperature_view([0., 1.], 0, 200.)
