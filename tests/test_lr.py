@@ -66,3 +66,9 @@ def test_explorer_headless(tmp_path):
     assert f'lr {grid.lrs[0]:.2e}' in w.label.value and w.image.value[:4] == b'\x89PNG'
     w.slider.value = float(grid.lrs[4])
     assert f'lr {grid.lrs[4]:.2e}' in w.label.value and len(w.cache) >= 2
+
+def test_stop_div_off_runs_every_batch(tmp_path):
+    learn = tiny_learner(tmp_path)
+    curve = lr_range_test(learn, start_lr=1e-2, end_lr=1e5, num_it=40, stop_div=False)
+    assert not curve.diverged and len(curve.lrs) == 40
+    np.testing.assert_allclose(curve.lrs, np.geomspace(1e-2, 1e5, 41)[:40], rtol=1e-9)
