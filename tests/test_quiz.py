@@ -53,6 +53,8 @@ RIGHT = [
     ('q11', 'They are positive and add up to one: each exponential is divided by the sum of all exponentials, not their count.'),
     ('q12', 'multi-label classification'), ('q12', "When an image can be none of these classes"),
     ('q12', 'When an image can belong to several categories at once'),
+    ('q12', 'when an image could contain both a cat and a dog'),
+    ('q17', 'It trains the head for one epoch, then the whole model for the other epochs.'),
     ('q13', '0.22, 0.02, 0.76'), ('q13', [0.2221, 0.018, 0.7599]),
     ('q14', 'torch.where only selects between two options, so it only works for binary targets.'),
     ('q15', 'It is undefined (nan): the log of a negative number is not a real number.'),
@@ -83,10 +85,10 @@ WRONG = [   # (qid, response, words the explanation must contain)
     ('q17', 'it trains for two epochs', 'Missing'), ('q18', '?fine_tune', 'two show the source'),
     ('q19', 'a learning rate that decreases every epoch', 'schedule'),
     ('q20', '1e-6, 5.05e-5, 1e-4', 'log scale'), ('q20', '1e-5, 1e-5, 1e-4', 'slice(1e-4)'),
-    ('q21', 'because it takes too long', 'Missing'), ('q22', 'resnet101 was trained on a different dataset', 'Missing'),
+    ('q21', 'because it takes too long', 'Missing'), ('q22', 'resnet101 was trained on a different dataset', 'a right answer says'),
     ('q23', 'It converts the weights to fp16', 'weights stay float32'),
     ('q01', 'To save disk space', 'Missing'), ('q03', 'Images and labels', 'Missing'),
-    ('q06', 'It makes the images bigger', 'Missing'), ('q14', 'Because torch.where is too slow', 'Missing'),
+    ('q06', 'It makes the images bigger', 'Missing'), ('q14', 'Because torch.where is too slow', 'a right answer says'),
 ]
 
 @pytest.mark.parametrize('qid,response', RIGHT)
