@@ -67,6 +67,9 @@ RIGHT = [
     ('q20', '1e-6, 1e-5, 1e-4'), ('q20', [1e-6, 1.0e-5, 1e-4]),
     ('q21', 'The learning rate is still high in the middle epochs; the best results come at the end, when it has become small.'),
     ('q22', 'resnet101 has 101 layers, resnet50 has 50: it is deeper.'),
+    ('q21', 'No. The learning rate is still high in the middle epochs.'),
+    ('q10', 'not only softmax: also the negative log likelihood'),
+    ('q12', 'multi-label data, not multi-class data'),
     ('q23', 'It enables mixed precision training, using half-precision (fp16) floats where possible to go faster and save memory.'),
 ]
 
