@@ -36,9 +36,9 @@ def main(argv=None):
     p.add_argument('--presize', type=int, nargs='*', help='presize(s); with --size, replaces the two default settings')
     p.add_argument('--size', type=int, help='final size')
     p.add_argument('--min-scale', type=float, nargs='*', default=[0.75, 1.0])
-    p.add_argument('--draws', type=int, default=128)
+    p.add_argument('--draws', type=int, default=96)
     p.add_argument('--bs', type=int, default=32)
-    p.add_argument('--reps', type=int, default=3, help='timing repetitions per batch; the fastest counts')
+    p.add_argument('--reps', type=int, default=5, help='timing repetitions per batch; the fastest counts')
     p.add_argument('--seed', type=int, default=42)
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--no-fastai', action='store_true')
@@ -67,4 +67,6 @@ def main(argv=None):
             print(f'presizing - naive: {pre["PSNR dB"] - nai["PSNR dB"]:+.2f} dB PSNR, {pre["SSIM"] - nai["SSIM"]:+.3f} SSIM, '
                   f'{pre["padding %"] - nai["padding %"]:+.2f} points of padding, speed x{pre["images/s"] / nai["images/s"]:.2f}')
 
-if __name__ == '__main__': main()
+if __name__ == '__main__':
+    try: main()
+    except (ValueError, FileNotFoundError, IsADirectoryError) as e: sys.exit(f'presizing benchmark: {e}')
