@@ -12,7 +12,7 @@ ARGS       ?=
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 export MPLBACKEND ?= Agg
 
-.PHONY: setup run test nbtest pytest export clean-nbs docs readme colab outputs bench
+.PHONY: setup run test nbtest pytest export docs readme colab outputs bench
 
 $(STAMP):
 	@echo "== creating the environment in $(VENV) (first time: a few minutes)"
@@ -59,3 +59,7 @@ colab: setup
 # widget state), then nbdev-clean it: `make outputs NBS="nbs/03_cross_entropy.ipynb nbs/04_lr_find.ipynb"`.
 outputs: setup
 	$(BIN)/python tools/kernel.py $(or $(NBS),$(wildcard nbs/*.ipynb))
+
+bench: setup
+	$(BIN)/python bench/presizing.py
+	$(BIN)/python bench/training.py
