@@ -1,0 +1,129 @@
+"""Training throughput of the petlesson pipeline on this machine, against the model-only bound.
+
+Prints, for the offline backbone (EfficientNet-Lite0) at the data source's image size:
+  * the model-only bound: the same model stepping on random tensors of the batch's shape, frozen and unfrozen,
+    and forward only (inference);
+  * the end-to-end throughput of the real pipeline (data loading, augmentation, model, fastai's loop), for the
+    frozen and unfrozen phases of `fine_tune` and for inference (`get_preds` on the validation set);
+  * the ratio end-to-end / bound for each;
+  * where a training batch's time goes (item loading + collation, batch transforms, model step);
+  * the wall time of one `petlesson --epochs 1` run (skip with --no-cli).
+
+Usage: python bench/training.py [--data sample] [--bs 32] [--steps 6] [--no-cli]
+The machine is shared: the load average is printed next to the results, and each figure is the best of --repeats runs.
+"""
+from __future__ import annotations
+import argparse, os, subprocess, sys, tempfile, time, warnings
+from pathlib import Path
+warnings.filterwarnings('ignore')
+import torch
+from fastai.callback.core import Callback, CancelTrainException, CancelValidException
+from petlesson.data import pets_dataloaders, default_sizes
+from petlesson.learner import pets_learner
+
+def best_of(fn, repeats):
+    return max(fn() for _ in range(repeats))
+
+def model_bound(learn, bs, size, steps, frozen, train=True):
+    "Images per second of the bare model (no data pipeline, no fastai loop) on random tensors"
+    model = learn.model
+    learn.freeze() if frozen else learn.unfreeze()
+    xb, yb = torch.randn(bs, 3, size, size), torch.randint(0, 37, (bs,))
+    if not train:
+        model.eval()
+        with torch.inference_mode():
+            model(xb)
+            t = time.perf_counter()
+            for _ in range(steps): model(xb)
+        return steps * bs / (time.perf_counter() - t)
+    model.train()
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    def step():
+        opt.zero_grad(); torch.nn.functional.cross_entropy(model(xb), yb).backward(); opt.step()
+    step()
+    t = time.perf_counter()
+    for _ in range(steps): step()
+    return steps * bs / (time.perf_counter() - t)
+
+class TrainTimer(Callback):
+    "Time the training batches only (not validation), after a warm-up batch"
+    order = 0
+    def before_fit(self): self.t0, self.n = None, 0
+    def after_batch(self):   # the clock starts after the first batch, so it covers fetching and stepping the others
+        if not self.training: return
+        if self.t0 is None: self.t0 = time.perf_counter()
+        else: self.n, self.t1 = self.n + len(self.yb[0]), time.perf_counter()
+    @property
+    def ips(self): return self.n / (self.t1 - self.t0)
+
+def end_to_end(learn, frozen, steps):
+    "Images per second of fastai's training loop on the real pipeline, for `steps` batches of one phase"
+    learn.freeze() if frozen else learn.unfreeze()
+    timer = TrainTimer()
+    dl = learn.dls.train
+    n_batches = min(len(dl), steps + 1)
+    learn.fit_one_cycle(1, 1e-4, cbs=[timer, StopAfter(n_batches)])
+    return timer.ips
+
+class StopAfter(Callback):
+    "Stop the epoch after `n` training batches and skip validation"
+    order = 1
+    def __init__(self, n): self.n = n
+    def after_batch(self):
+        if self.training and self.iter + 1 >= self.n: raise CancelTrainException()
+    def before_validate(self): raise CancelValidException()
+
+def inference(learn):
+    t = time.perf_counter()
+    preds, _ = learn.get_preds()
+    return len(preds) / (time.perf_counter() - t)
+
+def breakdown(learn, steps):
+    "Seconds per training batch spent in item loading + collation, in batch transforms, and in the model step"
+    dl = learn.dls.train
+    dl.before_iter()
+    idxs = dl.get_idxs()[:steps * dl.bs]
+    t = time.perf_counter()
+    raw = [dl.create_batch([dl.do_item(i) for i in idxs[k*dl.bs:(k+1)*dl.bs]]) for k in range(steps)]
+    t_items = (time.perf_counter() - t) / steps
+    t = time.perf_counter()
+    batches = [dl.after_batch(b) for b in raw]
+    t_batch = (time.perf_counter() - t) / steps
+    dl.after_iter()
+    return t_items, t_batch
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--data', default='sample'); p.add_argument('--bs', type=int, default=32)
+    p.add_argument('--steps', type=int, default=6); p.add_argument('--repeats', type=int, default=2)
+    p.add_argument('--no-cli', action='store_true')
+    a = p.parse_args(argv)
+    size = default_sizes(a.data)[1]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    t = time.perf_counter()
+    dls = pets_dataloaders(a.data, bs=a.bs)
+    learn = pets_learner(dls)
+    print(f"data + learner built in {time.perf_counter()-t:.1f} s; {len(dls.train_ds)} training images, bs {a.bs}, {size} px")
+    bound = dict(frozen=best_of(lambda: model_bound(learn, a.bs, size, a.steps, True), a.repeats),
+                 unfrozen=best_of(lambda: model_bound(learn, a.bs, size, a.steps, False), a.repeats),
+                 inference=best_of(lambda: model_bound(learn, a.bs, size, a.steps, False, train=False), a.repeats))
+    e2e = dict(frozen=best_of(lambda: end_to_end(learn, True, a.steps), a.repeats),
+               unfrozen=best_of(lambda: end_to_end(learn, False, a.steps), a.repeats),
+               inference=best_of(lambda: inference(learn), a.repeats))
+    print(f"\n{'phase':<10} {'bound img/s':>12} {'end-to-end img/s':>17} {'ratio':>6}")
+    for k in bound: print(f"{k:<10} {bound[k]:>12.1f} {e2e[k]:>17.1f} {e2e[k]/bound[k]:>6.0%}")
+    t_items, t_batch = breakdown(learn, a.steps)
+    print(f"\nper training batch of {a.bs}: items + collation {t_items*1000:.0f} ms, batch transforms {t_batch*1000:.0f} ms, "
+          f"model step (unfrozen bound) {a.bs/bound['unfrozen']*1000:.0f} ms, (frozen bound) {a.bs/bound['frozen']*1000:.0f} ms")
+    if not a.no_cli:
+        with tempfile.TemporaryDirectory() as d:
+            exe = Path(sys.executable).parent/'petlesson'
+            cmd = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ['-m', 'petlesson.cli']),
+                   '--data', a.data, '--epochs', '1', '--out', d]
+            t = time.perf_counter()
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            print(f"\none `petlesson --data {a.data} --epochs 1` run: {time.perf_counter()-t:.1f} s (exit {r.returncode})")
+            if r.returncode: print(r.stderr[-2000:])
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+
+if __name__ == '__main__': main()
