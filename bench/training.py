@@ -19,10 +19,19 @@ warnings.filterwarnings('ignore')
 import torch
 from fastai.callback.core import Callback, CancelTrainException, CancelValidException
 from petlesson.data import pets_dataloaders, default_sizes
-from petlesson.learner import pets_learner
+from petlesson.learner import pets_learner, ChannelsLastInputs
+from fastai.callback.progress import ProgressCallback
+
+class Clock:
+    "Wall and CPU time (all threads of this process) between start and stop; CPU time is steadier on a shared machine"
+    def start(self): self.w, self.c = time.perf_counter(), time.process_time(); return self
+    def stop(self, n): self.n, self.dw, self.dc = n, time.perf_counter() - self.w, time.process_time() - self.c; return self
+    @property
+    def ips(self): return (self.n / self.dw, self.n / self.dc)   # images per wall second, per CPU second
 
 def best_of(fn, repeats):
-    return max(fn() for _ in range(repeats))
+    runs = [fn() for _ in range(repeats)]
+    return tuple(max(r[i] for r in runs) for i in range(2))
 
 def model_bound(learn, bs, size, steps, frozen, train=True):
     "Images per second of the bare model (no data pipeline, no fastai loop) on random tensors"
@@ -33,28 +42,28 @@ def model_bound(learn, bs, size, steps, frozen, train=True):
         model.eval()
         with torch.inference_mode():
             model(xb)
-            t = time.perf_counter()
+            c = Clock().start()
             for _ in range(steps): model(xb)
-        return steps * bs / (time.perf_counter() - t)
+        return c.stop(steps * bs).ips
     model.train()
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     def step():
         opt.zero_grad(); torch.nn.functional.cross_entropy(model(xb), yb).backward(); opt.step()
     step()
-    t = time.perf_counter()
+    c = Clock().start()
     for _ in range(steps): step()
-    return steps * bs / (time.perf_counter() - t)
+    return c.stop(steps * bs).ips
 
 class TrainTimer(Callback):
     "Time the training batches only (not validation), after a warm-up batch"
     order = 0
-    def before_fit(self): self.t0, self.n = None, 0
+    def before_fit(self): self.clock, self.n = None, 0
     def after_batch(self):   # the clock starts after the first batch, so it covers fetching and stepping the others
         if not self.training: return
-        if self.t0 is None: self.t0 = time.perf_counter()
-        else: self.n, self.t1 = self.n + len(self.yb[0]), time.perf_counter()
+        if self.clock is None: self.clock = Clock().start()
+        else: self.n += len(self.yb[0]); self.clock.stop(self.n)
     @property
-    def ips(self): return self.n / (self.t1 - self.t0)
+    def ips(self): return self.clock.ips
 
 def end_to_end(learn, frozen, steps):
     "Images per second of fastai's training loop on the real pipeline, for `steps` batches of one phase"
@@ -62,7 +71,7 @@ def end_to_end(learn, frozen, steps):
     timer = TrainTimer()
     dl = learn.dls.train
     n_batches = min(len(dl), steps + 1)
-    learn.fit_one_cycle(1, 1e-4, cbs=[timer, StopAfter(n_batches)])
+    with learn.no_logging(): learn.fit_one_cycle(1, 1e-4, cbs=[timer, StopAfter(n_batches)])
     return timer.ips
 
 class StopAfter(Callback):
@@ -74,9 +83,9 @@ class StopAfter(Callback):
     def before_validate(self): raise CancelValidException()
 
 def inference(learn):
-    t = time.perf_counter()
+    c = Clock().start()
     preds, _ = learn.get_preds()
-    return len(preds) / (time.perf_counter() - t)
+    return c.stop(len(preds)).ips
 
 def breakdown(learn, steps):
     "Seconds per training batch spent in item loading + collation, in batch transforms, and in the model step"
@@ -97,24 +106,33 @@ def main(argv=None):
     p.add_argument('--data', default='sample'); p.add_argument('--bs', type=int, default=32)
     p.add_argument('--steps', type=int, default=6); p.add_argument('--repeats', type=int, default=2)
     p.add_argument('--no-cli', action='store_true')
+    p.add_argument('--contiguous', action='store_true', help="measure the default memory format (the 'before' of channels-last)")
     a = p.parse_args(argv)
     size = default_sizes(a.data)[1]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     t = time.perf_counter()
     dls = pets_dataloaders(a.data, bs=a.bs)
     learn = pets_learner(dls)
-    print(f"data + learner built in {time.perf_counter()-t:.1f} s; {len(dls.train_ds)} training images, bs {a.bs}, {size} px")
+    learn.model.to(memory_format=torch.contiguous_format if a.contiguous else torch.channels_last)
+    if a.contiguous:
+        learn.remove_cb(ChannelsLastInputs)
+    fmt = 'contiguous' if a.contiguous else 'channels_last'
+    learn.remove_cb(ProgressCallback)
+    print(f"data + learner built in {time.perf_counter()-t:.1f} s; {len(dls.train_ds)} training images, bs {a.bs}, {size} px, {fmt} model")
+    for frozen in (False, True): model_bound(learn, a.bs, size, 2, frozen)   # warm-up: oneDNN prepares its kernels once per shape and layout
     bound = dict(frozen=best_of(lambda: model_bound(learn, a.bs, size, a.steps, True), a.repeats),
                  unfrozen=best_of(lambda: model_bound(learn, a.bs, size, a.steps, False), a.repeats),
                  inference=best_of(lambda: model_bound(learn, a.bs, size, a.steps, False, train=False), a.repeats))
     e2e = dict(frozen=best_of(lambda: end_to_end(learn, True, a.steps), a.repeats),
                unfrozen=best_of(lambda: end_to_end(learn, False, a.steps), a.repeats),
                inference=best_of(lambda: inference(learn), a.repeats))
-    print(f"\n{'phase':<10} {'bound img/s':>12} {'end-to-end img/s':>17} {'ratio':>6}")
-    for k in bound: print(f"{k:<10} {bound[k]:>12.1f} {e2e[k]:>17.1f} {e2e[k]/bound[k]:>6.0%}")
+    print(f"\n{'':<10} {'images per wall second':^33} {'images per CPU second':^33}")
+    print(f"{'phase':<10} {'bound':>9} {'end-to-end':>11} {'ratio':>9}   {'bound':>9} {'end-to-end':>11} {'ratio':>9}")
+    for k in bound:
+        print(f"{k:<10} " + '   '.join(f"{bound[k][i]:>9.1f} {e2e[k][i]:>11.1f} {e2e[k][i]/bound[k][i]:>9.0%}" for i in range(2)))
     t_items, t_batch = breakdown(learn, a.steps)
     print(f"\nper training batch of {a.bs}: items + collation {t_items*1000:.0f} ms, batch transforms {t_batch*1000:.0f} ms, "
-          f"model step (unfrozen bound) {a.bs/bound['unfrozen']*1000:.0f} ms, (frozen bound) {a.bs/bound['frozen']*1000:.0f} ms")
+          f"model step (unfrozen bound) {a.bs/bound['unfrozen'][0]*1000:.0f} ms, (frozen bound) {a.bs/bound['frozen'][0]*1000:.0f} ms")
     if not a.no_cli:
         with tempfile.TemporaryDirectory() as d:
             exe = Path(sys.executable).parent/'petlesson'
