@@ -32,7 +32,7 @@ def test_bad_values_exit_non_zero():
 
 def test_batch_larger_than_the_training_set(tmp_path):
     r = run_petlesson('--data', 'sample', '--bs', '5000', '--out', str(tmp_path))
-    assert r.returncode == 1 and 'larger than' in r.stderr and 'Traceback' not in r.stderr
+    assert r.returncode == 1 and 'larger than the training set' in r.stderr and 'Traceback' not in r.stderr
 
 def test_resnet34_without_network_is_a_clear_error(tmp_path):
     # No network here (and no cached torchvision weights), or a network: either way no traceback.
