@@ -105,13 +105,14 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--data', default='sample'); p.add_argument('--bs', type=int, default=32)
     p.add_argument('--steps', type=int, default=6); p.add_argument('--repeats', type=int, default=2)
-    p.add_argument('--no-cli', action='store_true')
+    p.add_argument("--no-cli", action="store_true")
+    p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes (the pipeline default is 0)")
     p.add_argument('--contiguous', action='store_true', help="measure the default memory format (the 'before' of channels-last)")
     a = p.parse_args(argv)
     size = default_sizes(a.data)[1]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     t = time.perf_counter()
-    dls = pets_dataloaders(a.data, bs=a.bs)
+    dls = pets_dataloaders(a.data, bs=a.bs, num_workers=a.num_workers)
     learn = pets_learner(dls)
     learn.model.to(memory_format=torch.contiguous_format if a.contiguous else torch.channels_last)
     if a.contiguous:
