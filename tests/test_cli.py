@@ -1,14 +1,16 @@
 "The `petlesson` console script as a user runs it."
+import json
 from conftest import run_petlesson
 
 def test_help():
     r = run_petlesson('--help')
-    assert r.returncode == 0 and '--data' in r.stdout
+    assert r.returncode == 0
+    for opt in ('--data', '--backbone', '--epochs', '--size', '--bs', '--lr', '--seed', '--out'): assert opt in r.stdout
 
 def test_data_step_on_the_sample():
-    r = run_petlesson('--data', 'sample')
+    r = run_petlesson('--data', 'sample', '--check-only')
     assert r.returncode == 0, r.stderr
-    assert '37 breeds' in r.stdout and 'no problems' in r.stdout
+    assert '37 breeds' in r.stdout and 'no problems' in r.stdout and 'Training' not in r.stdout
 
 def test_missing_folder_is_a_clear_error(tmp_path):
     r = run_petlesson('--data', str(tmp_path/'nowhere'))
@@ -21,3 +23,33 @@ def test_folder_not_in_oxford_layout(tmp_path):
 def test_bad_option_exits_non_zero():
     r = run_petlesson('--no-such-option')
     assert r.returncode == 2 and 'usage' in r.stderr
+
+def test_bad_values_exit_non_zero():
+    for args, why in ((['--bs', '0'], 'must be positive'), (['--lr', 'fast'], 'expected a float'),
+                      (['--backbone', 'vgg16'], 'invalid choice'), (['--epochs', '-1'], 'must be positive')):
+        r = run_petlesson(*args)
+        assert r.returncode == 2 and why in r.stderr, (args, r.stderr)
+
+def test_batch_larger_than_the_training_set(tmp_path):
+    r = run_petlesson('--data', 'sample', '--bs', '5000', '--out', str(tmp_path))
+    assert r.returncode == 1 and 'larger than the training set' in r.stderr and 'Traceback' not in r.stderr
+
+def test_resnet34_without_network_is_a_clear_error(tmp_path):
+    # No network here (and no cached torchvision weights), or a network: either way no traceback.
+    r = run_petlesson('--data', 'sample', '--backbone', 'resnet34', '--epochs', '1', '--size', '64', '--out', str(tmp_path),
+                      env={'TORCH_HOME': str(tmp_path/'torch'), 'HTTPS_PROXY': 'http://127.0.0.1:9', 'HTTP_PROXY': 'http://127.0.0.1:9'})
+    assert r.returncode == 1, r.stderr[-2000:]
+    assert 'ResNet-34' in r.stderr and 'efficientnet_lite0' in r.stderr and 'Traceback' not in r.stderr
+
+def test_one_epoch_end_to_end(tmp_path):
+    "The default pipeline on the sample, shortened to one unfrozen epoch: table, error rate, figures, metrics.json"
+    out = tmp_path/'run'
+    r = run_petlesson('--data', 'sample', '--epochs', '1', '--out', str(out), timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert '37 breeds' in r.stdout and 'train_loss' in r.stdout and 'Final error rate' in r.stdout
+    assert 'Most confused' in r.stdout
+    m = json.loads((out/'metrics.json').read_text())
+    assert [e['phase'] for e in m['epochs']] == ['frozen', 'unfrozen']
+    assert 0 <= m['error_rate'] < 0.9 and abs(m['error_rate'] - m['epochs'][-1]['error_rate']) < 1e-6
+    assert m['settings']['epochs'] == 1 and m['settings']['backbone'] == 'efficientnet_lite0'
+    for f in ('confusion_matrix.png', 'results.png'): assert (out/f).stat().st_size > 10_000

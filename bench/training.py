@@ -1,0 +1,148 @@
+"""Training throughput of the petlesson pipeline on this machine, against the model-only bound.
+
+Prints, for the offline backbone (EfficientNet-Lite0) at the data source's image size:
+  * the model-only bound: the same model stepping on random tensors of the batch's shape, frozen and unfrozen,
+    and forward only (inference);
+  * the end-to-end throughput of the real pipeline (data loading, augmentation, model, fastai's loop), for the
+    frozen and unfrozen phases of `fine_tune` and for inference (`get_preds` on the validation set);
+  * the ratio end-to-end / bound for each;
+  * where a training batch's time goes (item loading + collation, batch transforms, model step);
+  * the wall time of one `petlesson --epochs 1` run (skip with --no-cli).
+
+Usage: python bench/training.py [--data sample] [--bs 32] [--steps 6] [--no-cli]
+The machine is shared: the load average is printed next to the results, and each figure is the best of --repeats runs.
+"""
+from __future__ import annotations
+import argparse, os, subprocess, sys, tempfile, time, warnings
+from pathlib import Path
+warnings.filterwarnings('ignore')
+import torch
+from fastai.callback.core import Callback, CancelTrainException, CancelValidException
+from petlesson.data import pets_dataloaders, default_sizes
+from petlesson.learner import pets_learner, ChannelsLastInputs
+from fastai.callback.progress import ProgressCallback
+
+class Clock:
+    "Wall and CPU time (all threads of this process) between start and stop; CPU time is steadier on a shared machine"
+    def start(self): self.w, self.c = time.perf_counter(), time.process_time(); return self
+    def stop(self, n): self.n, self.dw, self.dc = n, time.perf_counter() - self.w, time.process_time() - self.c; return self
+    @property
+    def ips(self): return (self.n / self.dw, self.n / self.dc)   # images per wall second, per CPU second
+
+def best_of(fn, repeats):
+    runs = [fn() for _ in range(repeats)]
+    return tuple(max(r[i] for r in runs) for i in range(2))
+
+def model_bound(learn, bs, size, steps, frozen, train=True):
+    "Images per second of the bare model (no data pipeline, no fastai loop) on random tensors"
+    model = learn.model
+    learn.freeze() if frozen else learn.unfreeze()
+    xb, yb = torch.randn(bs, 3, size, size), torch.randint(0, 37, (bs,))
+    if not train:
+        model.eval()
+        with torch.inference_mode():
+            model(xb)
+            c = Clock().start()
+            for _ in range(steps): model(xb)
+        return c.stop(steps * bs).ips
+    model.train()
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    def step():
+        opt.zero_grad(); torch.nn.functional.cross_entropy(model(xb), yb).backward(); opt.step()
+    step()
+    c = Clock().start()
+    for _ in range(steps): step()
+    return c.stop(steps * bs).ips
+
+class TrainTimer(Callback):
+    "Time the training batches only (not validation), after a warm-up batch"
+    order = 0
+    def before_fit(self): self.clock, self.n = None, 0
+    def after_batch(self):   # the clock starts after the first batch, so it covers fetching and stepping the others
+        if not self.training: return
+        if self.clock is None: self.clock = Clock().start()
+        else: self.n += len(self.yb[0]); self.clock.stop(self.n)
+    @property
+    def ips(self): return self.clock.ips
+
+def end_to_end(learn, frozen, steps):
+    "Images per second of fastai's training loop on the real pipeline, for `steps` batches of one phase"
+    learn.freeze() if frozen else learn.unfreeze()
+    timer = TrainTimer()
+    dl = learn.dls.train
+    n_batches = min(len(dl), steps + 1)
+    with learn.no_logging(): learn.fit_one_cycle(1, 1e-4, cbs=[timer, StopAfter(n_batches)])
+    return timer.ips
+
+class StopAfter(Callback):
+    "Stop the epoch after `n` training batches and skip validation"
+    order = 1
+    def __init__(self, n): self.n = n
+    def after_batch(self):
+        if self.training and self.iter + 1 >= self.n: raise CancelTrainException()
+    def before_validate(self): raise CancelValidException()
+
+def inference(learn):
+    c = Clock().start()
+    preds, _ = learn.get_preds()
+    return c.stop(len(preds)).ips
+
+def breakdown(learn, steps):
+    "Seconds per training batch spent in item loading + collation, in batch transforms, and in the model step"
+    dl = learn.dls.train
+    dl.before_iter()
+    idxs = dl.get_idxs()[:steps * dl.bs]
+    t = time.perf_counter()
+    raw = [dl.create_batch([dl.do_item(i) for i in idxs[k*dl.bs:(k+1)*dl.bs]]) for k in range(steps)]
+    t_items = (time.perf_counter() - t) / steps
+    t = time.perf_counter()
+    batches = [dl.after_batch(b) for b in raw]
+    t_batch = (time.perf_counter() - t) / steps
+    dl.after_iter()
+    return t_items, t_batch
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--data', default='sample'); p.add_argument('--bs', type=int, default=32)
+    p.add_argument('--steps', type=int, default=6); p.add_argument('--repeats', type=int, default=2)
+    p.add_argument("--no-cli", action="store_true")
+    p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes (the pipeline default is 0)")
+    p.add_argument('--contiguous', action='store_true', help="measure the default memory format (the 'before' of channels-last)")
+    a = p.parse_args(argv)
+    size = default_sizes(a.data)[1]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    t = time.perf_counter()
+    dls = pets_dataloaders(a.data, bs=a.bs, num_workers=a.num_workers)
+    learn = pets_learner(dls)
+    learn.model.to(memory_format=torch.contiguous_format if a.contiguous else torch.channels_last)
+    if a.contiguous:
+        learn.remove_cb(ChannelsLastInputs)
+    fmt = 'contiguous' if a.contiguous else 'channels_last'
+    learn.remove_cb(ProgressCallback)
+    print(f"data + learner built in {time.perf_counter()-t:.1f} s; {len(dls.train_ds)} training images, bs {a.bs}, {size} px, {fmt} model")
+    for frozen in (False, True): model_bound(learn, a.bs, size, 2, frozen)   # warm-up: oneDNN prepares its kernels once per shape and layout
+    bound = dict(frozen=best_of(lambda: model_bound(learn, a.bs, size, a.steps, True), a.repeats),
+                 unfrozen=best_of(lambda: model_bound(learn, a.bs, size, a.steps, False), a.repeats),
+                 inference=best_of(lambda: model_bound(learn, a.bs, size, a.steps, False, train=False), a.repeats))
+    e2e = dict(frozen=best_of(lambda: end_to_end(learn, True, a.steps), a.repeats),
+               unfrozen=best_of(lambda: end_to_end(learn, False, a.steps), a.repeats),
+               inference=best_of(lambda: inference(learn), a.repeats))
+    print(f"\n{'':<10} {'images per wall second':^33} {'images per CPU second':^33}")
+    print(f"{'phase':<10} {'bound':>9} {'end-to-end':>11} {'ratio':>9}   {'bound':>9} {'end-to-end':>11} {'ratio':>9}")
+    for k in bound:
+        print(f"{k:<10} " + '   '.join(f"{bound[k][i]:>9.1f} {e2e[k][i]:>11.1f} {e2e[k][i]/bound[k][i]:>9.0%}" for i in range(2)))
+    t_items, t_batch = breakdown(learn, a.steps)
+    print(f"\nper training batch of {a.bs}: items + collation {t_items*1000:.0f} ms, batch transforms {t_batch*1000:.0f} ms, "
+          f"model step (unfrozen bound) {a.bs/bound['unfrozen'][0]*1000:.0f} ms, (frozen bound) {a.bs/bound['frozen'][0]*1000:.0f} ms")
+    if not a.no_cli:
+        with tempfile.TemporaryDirectory() as d:
+            exe = Path(sys.executable).parent/'petlesson'
+            cmd = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ['-m', 'petlesson.cli']),
+                   '--data', a.data, '--epochs', '1', '--out', d]
+            t = time.perf_counter()
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            print(f"\none `petlesson --data {a.data} --epochs 1` run: {time.perf_counter()-t:.1f} s (exit {r.returncode})")
+            if r.returncode: print(r.stderr[-2000:])
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+
+if __name__ == '__main__': main()
