@@ -38,3 +38,17 @@ def test_every_lesson_exports_a_module(root):
     assert lessons, 'no lesson notebooks found'
     for nb in lessons:
         assert '#| default_exp' in nb.read_text(), f'{nb.name} exports no module'
+
+def test_no_cell_mixes_imports_with_other_code(root):
+    "nbdev's docs build executes every cell that contains an import: such a cell must hold imports only"
+    import ast, json, re
+    bad = []
+    for nb in sorted((root/'nbs').glob('*.ipynb')):
+        for i, c in enumerate(json.loads(nb.read_text())['cells']):
+            src = ''.join(c['source'])
+            if c['cell_type'] != 'code' or 'google.colab' in src or re.search(r'^#\|\s*(export|exporti|exports)\b', src, re.M): continue
+            try: body = ast.parse(src).body
+            except SyntaxError: continue
+            kinds = {isinstance(n, (ast.Import, ast.ImportFrom)) for n in body}
+            if kinds == {True, False} and nb.name != 'index.ipynb': bad.append(f'{nb.name} cell {i}')
+    assert not bad, f'cells mixing imports and other code (split them): {bad}'
