@@ -24,7 +24,8 @@ $(STAMP):
 	touch $(STAMP)
 
 setup: $(STAMP)
-	@$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e . >/dev/null
+	@$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e . >/dev/null 2>&1 \
+	  || $(BIN)/python -m pip install --no-deps --no-build-isolation -e .
 
 run: setup
 	$(BIN)/petlesson $(ARGS)
