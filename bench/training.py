@@ -108,7 +108,9 @@ def main(argv=None):
     p.add_argument("--no-cli", action="store_true")
     p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes (the pipeline default is 0)")
     p.add_argument('--contiguous', action='store_true', help="measure the default memory format (the 'before' of channels-last)")
+    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: PyTorch's choice)")
     a = p.parse_args(argv)
+    if a.threads: torch.set_num_threads(a.threads)
     size = default_sizes(a.data)[1]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     t = time.perf_counter()
@@ -138,7 +140,7 @@ def main(argv=None):
         with tempfile.TemporaryDirectory() as d:
             exe = Path(sys.executable).parent/'petlesson'
             cmd = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ['-m', 'petlesson.cli']),
-                   '--data', a.data, '--epochs', '1', '--out', d]
+                   '--data', a.data, '--epochs', '1', '--out', d, *(['--threads', str(a.threads)] if a.threads else [])]
             t = time.perf_counter()
             r = subprocess.run(cmd, capture_output=True, text=True)
             print(f"\none `petlesson --data {a.data} --epochs 1` run: {time.perf_counter()-t:.1f} s (exit {r.returncode})")

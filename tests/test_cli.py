@@ -5,7 +5,7 @@ from conftest import run_petlesson
 def test_help():
     r = run_petlesson('--help')
     assert r.returncode == 0
-    for opt in ('--data', '--backbone', '--epochs', '--size', '--bs', '--lr', '--seed', '--out'): assert opt in r.stdout
+    for opt in ('--data', '--backbone', '--epochs', '--size', '--bs', '--lr', '--seed', '--out', '--threads'): assert opt in r.stdout
 
 def test_data_step_on_the_sample():
     r = run_petlesson('--data', 'sample', '--check-only')
