@@ -127,7 +127,7 @@ def make_parser()->argparse.ArgumentParser:
                    help=f"'sample' (the embedded default), 'full' (download the real dataset) or a folder in the "
                         f"Oxford layout; default: ${DATA_ENV} or 'sample'")
     p.add_argument('--backbone', choices=BACKBONES, default=None,
-                   help="pretrained network; default: resnet34 (the book's, downloaded) for 'full' when it can be "
+                   help="pretrained network (resnet34 and resnet50 are downloaded); default: resnet34 (the book's) for 'full' when it can be "
                         "downloaded, else efficientnet_lite0 (offline)")
     p.add_argument('--epochs', type=_positive(int), default=2, help="unfrozen epochs of fine_tune, after one frozen epoch (default: 2)")
     p.add_argument('--size', type=_positive(int), default=None, help="training image size in pixels (default: 128 on the sample, 224 otherwise)")

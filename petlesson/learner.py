@@ -13,23 +13,23 @@ from pathlib import Path
 
 import numpy as np, pandas as pd, torch, timm, fastai
 import matplotlib.pyplot as plt
-from fastai.vision.all import (vision_learner, error_rate, Normalize, Learner, Callback, resnet34, set_seed,
+from fastai.vision.all import (vision_learner, error_rate, Normalize, Learner, Callback, resnet34, resnet50, set_seed,
                                imagenet_stats, ClassificationInterpretation)
 from fastai.callback.progress import ProgressCallback
-from torchvision.models import ResNet34_Weights
+from torchvision.models import ResNet34_Weights, ResNet50_Weights
 from .data import (cache_dir, data_source, default_sizes, get_pets, pets_dataloaders, pet_species,
                             BREEDS, SAMPLE_VERSION)
 
 # %% auto #0
 __all__ = ['OFFLINE_ARCH', 'OFFLINE_STATS', 'BACKBONES', 'LEARNER_VERSION', 'atomic_save', 'offline_weights_path',
            'offline_imagenet_model', 'set_normalization', 'ChannelsLastInputs', 'WeightsDownloadError',
-           'fetch_resnet34_weights', 'pets_learner', 'EpochTable', 'default_backbone', 'learner_cache_path',
+           'fetch_resnet_weights', 'pets_learner', 'EpochTable', 'default_backbone', 'learner_cache_path',
            'trained_pets_learner', 'breed_order', 'breed_confusion', 'plot_breed_confusion', 'species_confusion']
 
 # %% ../nbs/02_first_model.ipynb #a39a4a7b
 OFFLINE_ARCH = 'tf_efficientnet_lite0'   # timm's name for EfficientNet-Lite0
 OFFLINE_STATS = ([0.5]*3, [0.5]*3)       # its input normalisation: pixels in [0, 1] mapped to [-1, 1]
-BACKBONES = ('efficientnet_lite0', 'resnet34')
+BACKBONES = ('efficientnet_lite0', 'resnet34', 'resnet50')
 
 def atomic_save(obj, # Anything `torch.save` accepts
                 dest:str|Path # File to write; its folder is created
@@ -91,27 +91,31 @@ class ChannelsLastInputs(Callback):
 class WeightsDownloadError(RuntimeError):
     "Pretrained weights could not be downloaded"
 
-def fetch_resnet34_weights()->dict:
-    "torchvision's ResNet-34 ImageNet weights (downloaded once into torch's cache), or a clear error"
-    try: return ResNet34_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
+_RESNETS = {'resnet34': (resnet34, ResNet34_Weights), 'resnet50': (resnet50, ResNet50_Weights)}
+
+def fetch_resnet_weights(name:str='resnet34' # 'resnet34' (the book's first model) or 'resnet50' (its deeper one)
+                        )->dict:
+    "torchvision's ImageNet weights for `name`, the ones `vision_learner` uses (downloaded once into torch's cache), or a clear error"
+    if name not in _RESNETS: raise ValueError(f"No torchvision weights for {name!r}: choose one of {', '.join(_RESNETS)}")
+    try: return _RESNETS[name][1].DEFAULT.get_state_dict(progress=False)
     except Exception as e:
         raise WeightsDownloadError(
-            f"Could not download torchvision's ResNet-34 ImageNet weights ({type(e).__name__}: {e}). Connect to the "
+            f"Could not download torchvision's {name} ImageNet weights ({type(e).__name__}: {e}). Connect to the "
             "internet and try again, or use the offline backbone, which needs no download: "
             "backbone='efficientnet_lite0' (on the command line: petlesson --backbone efficientnet_lite0).") from e
 
 def pets_learner(dls, # The pets `DataLoaders` (normalisation is set here to suit the backbone)
-                 backbone:str='efficientnet_lite0', # 'efficientnet_lite0' (offline weights) or 'resnet34' (the book's, downloaded)
+                 backbone:str='efficientnet_lite0', # 'efficientnet_lite0' (offline weights), or 'resnet34' / 'resnet50' (the book's, downloaded)
                  pretrained:bool=True, # Start from ImageNet weights; False trains the same architecture from scratch
                  metrics=error_rate, # Metrics shown in the epoch table
                  **kwargs # Further arguments to `vision_learner`
                 )->Learner:
     "A `vision_learner` for the pets with an ImageNet backbone: EfficientNet-Lite0 offline, or the book's ResNet-34"
     if backbone not in BACKBONES: raise ValueError(f"Unknown backbone {backbone!r}: choose one of {', '.join(BACKBONES)}")
-    if backbone == 'resnet34':
-        if pretrained: fetch_resnet34_weights()
+    if backbone in _RESNETS:
+        if pretrained: fetch_resnet_weights(backbone)
         set_normalization(dls, imagenet_stats)
-        learn = vision_learner(dls, resnet34, normalize=False, pretrained=pretrained, metrics=metrics, **kwargs)
+        learn = vision_learner(dls, _RESNETS[backbone][0], normalize=False, pretrained=pretrained, metrics=metrics, **kwargs)
     else:
         set_normalization(dls, OFFLINE_STATS)
         kw = dict(pretrained_cfg_overlay=dict(file=str(offline_weights_path()))) if pretrained else {}

@@ -214,6 +214,16 @@ def html_exporter(static:str='_static'):
     ex.mathjax_url = f'{static}/mathjax/MathJax.js?config=TeX-AMS_CHTML-full,Safe'
     return ex
 
+def _lowercase_anchors(page:str)->str:
+    "Give each heading with capitals in its id a lower-case anchor too: nbdev links symbols as `page.html#name` in lower case, as Quarto's ids are"
+    ids = set(re.findall(r'\sid="([^"]+)"', page))
+    def add(m):
+        lo = m.group(1).lower()
+        if lo in ids: return m.group(0)
+        ids.add(lo)
+        return f'<a id="{html.escape(lo)}" class="pl-anchor"></a>' + m.group(0)
+    return re.sub(r'<h[1-6][^>]*\sid="([^"]+)"[^>]*>', add, page)
+
 def render_page(nb:dict, exporter, sidebar:str='', pager:str='', names:dict|None=None, host:str='')->str:
     "One notebook (already made plain by `quarto_to_plain`) as a full HTML page"
     import nbformat
@@ -221,7 +231,7 @@ def render_page(nb:dict, exporter, sidebar:str='', pager:str='', names:dict|None
     body = body.replace('</head>', f'<link rel="stylesheet" href="_static/site.css">\n</head>', 1)
     body = re.sub(r'(<body[^>]*>)', lambda m: m.group(1) + sidebar + '<div class="pl-main">', body, count=1)
     body = body.replace('</body>', pager + '</div>\n</body>', 1)
-    return _rewrite_links(body, names or {}, host)
+    return _rewrite_links(_lowercase_anchors(body), names or {}, host)
 
 def install_static(out:Path, assets:Path):
     "The site's `_static/`: cached npm assets, the stylesheet and the local Colab badge"
