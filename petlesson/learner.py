@@ -100,7 +100,7 @@ def fetch_resnet_weights(name:str='resnet34' # 'resnet34' (the book's first mode
     try: return _RESNETS[name][1].DEFAULT.get_state_dict(progress=False)
     except Exception as e:
         raise WeightsDownloadError(
-            f"Could not download torchvision's {name} ImageNet weights ({type(e).__name__}: {e}). Connect to the "
+            f"Could not download torchvision's {name.replace('resnet', 'ResNet-')} ImageNet weights ({type(e).__name__}: {e}). Connect to the "
             "internet and try again, or use the offline backbone, which needs no download: "
             "backbone='efficientnet_lite0' (on the command line: petlesson --backbone efficientnet_lite0).") from e
 
