@@ -53,3 +53,12 @@ def test_one_epoch_end_to_end(tmp_path):
     assert 0 <= m['error_rate'] < 0.9 and abs(m['error_rate'] - m['epochs'][-1]['error_rate']) < 1e-6
     assert m['settings']['epochs'] == 1 and m['settings']['backbone'] == 'efficientnet_lite0'
     for f in ('confusion_matrix.png', 'results.png'): assert (out/f).stat().st_size > 10_000
+
+def test_format_summary_lists_every_breed_and_the_check():
+    from petlesson.data import get_pets, pets_summary, check_images, BREEDS
+    from petlesson.cli import format_summary
+    root = get_pets('sample')
+    summary, report = pets_summary(root), check_images(root)
+    text = format_summary(root, summary, report)
+    assert all(b in text for b in BREEDS)
+    assert f"{summary['n_images']} images of 37 breeds" in text and 'no problems' in text

@@ -32,3 +32,10 @@ def test_bad_folders_get_clear_errors(tmp_path):
     with pytest.raises(ValueError, match='no images/ folder'): check_layout(tmp_path)
     (tmp_path/'images').mkdir()
     with pytest.raises(ValueError, match='contains no image files'): check_layout(tmp_path)
+
+def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
+    from petlesson.data import cache_dir, CACHE_ENV
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path/'c'))
+    assert cache_dir() == tmp_path/'c'
+    monkeypatch.delenv(CACHE_ENV)
+    assert cache_dir().name == 'petlesson' and '~' not in str(cache_dir())
