@@ -6,8 +6,9 @@ Docs: https://petlesson.github.io/petlesson/presizing.html.md"""
 
 # %% ../nbs/01_presizing.ipynb #58c8edc3
 from __future__ import annotations
-import math, random, time
+import math, os, random, time, warnings
 from dataclasses import dataclass, fields
+from functools import partial
 from pathlib import Path
 from unittest import mock
 
@@ -17,12 +18,16 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
+warnings.filterwarnings('ignore', message='.*torch.jit.script.*deprecated')
+from fastai.vision.augment import AffineCoordTfm, PadMode, aug_transforms
+
 # %% auto #0
 __all__ = ['IMAGE_ORDER', 'image_tensor', 'AugDraw', 'random_draws', 'identity_grid', 'step_coords', 'composite_grid',
            'reflect_coords', 'square_crop_box', 'check_size', 'item_resize', 'resize_items', 'load_images',
            'presize_batch', 'naive_batch', 'presize_pipeline', 'naive_pipeline', 'gaussian_blur',
            'source_pixels_per_output_pixel', 'reference_batch', 'psnr', 'ssim', 'fastai_batch_tfms', 'run_fastai_tfms',
-           'count_resamplings', 'fastai_batch', 'fastai_pipeline', 'PipelineComparison', 'presize_vs_naive']
+           'count_resamplings', 'fastai_batch', 'fastai_pipeline', 'PipelineComparison', 'presize_vs_naive', 'crop_mat',
+           'AffineCrop', 'one_pass_aug_transforms', 'ImageCache']
 
 # %% ../nbs/01_presizing.ipynb #b5d918a7
 def _pil_to_array(im, background):
@@ -361,11 +366,11 @@ def ssim(a:torch.Tensor, b:torch.Tensor, # (B, C, H, W) batches with values in [
 def fastai_batch_tfms(size:int=128, # Final size
                       min_scale:float=0.75, # As in `aug_transforms`: below 1 adds `RandomResizedCropGPU`
                       pad_mode:str='reflection', # Padding of the affine step
+                      one_pass:bool=False, # Use `one_pass_aug_transforms` (the crop folded into the affine step) instead
                       **kwargs # Further `aug_transforms` arguments
                      )->list:
-    "fastai's `aug_transforms` with the lighting changes off, so that only geometry is measured"
-    from fastai.vision.augment import aug_transforms
-    return aug_transforms(size=size, min_scale=min_scale, max_lighting=0., pad_mode=pad_mode, **kwargs)
+    "fastai's `aug_transforms` (or `one_pass_aug_transforms`) with the lighting changes off, so that only geometry is measured"
+    return (one_pass_aug_transforms if one_pass else aug_transforms)(size=size, min_scale=min_scale, max_lighting=0., pad_mode=pad_mode, **kwargs)
 
 def run_fastai_tfms(tfms:list, # Batch transforms, e.g. from `fastai_batch_tfms`
                     x:torch.Tensor, # (B, C, H, W) batch of presized items
@@ -403,15 +408,17 @@ def fastai_batch(x:torch.Tensor, # (B, 3, presize, presize) batch of presized it
                  size:int=128, # Final size
                  min_scale:float=0.75, # As in `aug_transforms`
                  seed:int=0, # Seed of fastai's own draw
-                 with_coords:bool=False # Also return the share of each pixel from the photo and where fastai sampled it
+                 with_coords:bool=False, # Also return the share of each pixel from the photo and where fastai sampled it
+                 one_pass:bool=False # `one_pass_aug_transforms` instead of `aug_transforms`
                 ):
-    "fastai's batch step, `aug_transforms(size, min_scale)` without lighting, on presized items"
-    if not with_coords: return run_fastai_tfms(fastai_batch_tfms(size, min_scale), x, seed)
+    "fastai's batch step, `aug_transforms(size, min_scale)` (or its one-pass version) without lighting, on presized items"
+    tfms = lambda **kw: fastai_batch_tfms(size, min_scale, one_pass=one_pass, **kw)
+    if not with_coords: return run_fastai_tfms(tfms(), x, seed)
     # Two extra channels hold each pixel's own coordinates: bilinear resampling moves them exactly as it moves the colours,
     # so afterwards they say where in the presized item every output pixel was read from (reflection included).
     coords = identity_grid(len(x), x.shape[-2], x.shape[-1], device=x.device).permute(0, 3, 1, 2)
-    y = run_fastai_tfms(fastai_batch_tfms(size, min_scale), torch.cat([x, coords], 1), seed)
-    mask = run_fastai_tfms(fastai_batch_tfms(size, min_scale, pad_mode='zeros'), torch.ones_like(x[:, :1]), seed)
+    y = run_fastai_tfms(tfms(), torch.cat([x, coords], 1), seed)
+    mask = run_fastai_tfms(tfms(pad_mode='zeros'), torch.ones_like(x[:, :1]), seed)
     return y[:, :3], mask[:, 0], y[:, 3:].permute(0, 2, 3, 1)
 
 def fastai_pipeline(images:list, # Images (any form `image_tensor` takes), one per draw
@@ -455,6 +462,7 @@ def presize_vs_naive(images:list, # Images (any form `image_tensor` takes); cycl
                      seed:int=42, # Seed of the random draws
                      min_scale:float=0.75, # Smallest share of the area the final crop keeps
                      fastai:bool=True, # Also measure fastai's `aug_transforms(size, min_scale)` (its own random draws)
+                     fastai_one_pass:bool=False, # Also measure `one_pass_aug_transforms(size, min_scale)` (when min_scale < 1)
                      reps:int=3, # Timing: each batch's item and batch steps run `reps` times and the fastest of each counts (the CPU may be shared)
                      upsample:bool=False, # Accept images smaller than `size`
                      device=None, # Where to run; default: the first image's device (CPU for PIL images and paths)
@@ -474,6 +482,10 @@ def presize_vs_naive(images:list, # Images (any form `image_tensor` takes); cycl
         tfms = fastai_batch_tfms(size, min_scale)
         pipes[f'fastai min_scale={min_scale:g}'] = (presize, lambda x, d, s: run_fastai_tfms(tfms, x, s),
                                                     lambda x, d, s: fastai_batch(x, size, min_scale, s, with_coords=True))
+    if fastai_one_pass and min_scale < 1:   # with min_scale=1 it is `aug_transforms` itself
+        tfms1 = fastai_batch_tfms(size, min_scale, one_pass=True)
+        pipes['fastai one pass'] = (presize, lambda x, d, s: run_fastai_tfms(tfms1, x, s),
+                                    lambda x, d, s: fastai_batch(x, size, min_scale, s, with_coords=True, one_pass=True))
     rows, times = [], {k: [0., 0.] for k in pipes}
     for b, start in enumerate(range(0, n_draws, bs)):
         d = draws[start:start+bs]
@@ -503,10 +515,101 @@ def presize_vs_naive(images:list, # Images (any form `image_tensor` takes); cycl
     n_batches = math.ceil(n_draws / bs)
     g = per_image.groupby('pipeline', sort=False)
     summary = pd.DataFrame({
-        'resamplings': [1, len(IMAGE_ORDER)] + ([sum(count_resamplings(fastai_batch_tfms(size, min_scale), presize).values())] if fastai else []),
+        'resamplings': [1, len(IMAGE_ORDER)] + [sum(count_resamplings(fastai_batch_tfms(size, min_scale, one_pass=k == 'fastai one pass'), presize).values())
+                                               for k in list(pipes)[2:]],
         'PSNR dB': g.psnr.mean(), 'PSNR sd': g.psnr.std(), 'SSIM': g.ssim.mean(), 'padding %': 100 * g.padding.mean(),
         'item ms/batch': [1000 * times[k][0] / n_batches for k in pipes], 'batch ms/batch': [1000 * times[k][1] / n_batches for k in pipes],
         'images/s': [n_draws / sum(times[k]) for k in pipes]}, index=list(pipes)).round(3)
     settings = dict(presize=presize, size=size, n_draws=n_draws, bs=bs, seed=seed, min_scale=min_scale, n_images=len(pool),
                     device=str(device), threads=torch.get_num_threads())
     return PipelineComparison(per_image, summary, settings)
+
+# %% ../nbs/01_presizing.ipynb #e1846a3c
+def crop_mat(x:torch.Tensor, # A batch (B, C, H, W); only its length, dtype and device are used
+             min_scale:float=0.75, # Smallest share of the area a crop keeps
+             max_scale:float=1., # Largest share of the area a crop keeps
+             batch:bool=False # One crop for the whole batch (as `RandomResizedCropGPU` draws) instead of one per image
+            )->torch.Tensor:
+    "(B, 3, 3) affine matrices, in `grid_sample`'s [-1, 1] coordinates, that each read a random square window of the image"
+    n = 1 if batch else x.size(0)
+    side = torch.empty(n, dtype=x.dtype, device=x.device).uniform_(min_scale, max_scale).sqrt()   # side as a share of the image's
+    cx, cy = (torch.empty(n, dtype=x.dtype, device=x.device).uniform_(-1, 1) * (1 - side) for _ in range(2))   # centre: anywhere inside
+    z, o = torch.zeros_like(side), torch.ones_like(side)
+    m = torch.stack([torch.stack([side, z, cx], 1), torch.stack([z, side, cy], 1), torch.stack([z, z, o], 1)], 1)
+    return m.expand(x.size(0), 3, 3) if batch else m
+
+class AffineCrop(AffineCoordTfm):
+    "A random square crop written as an affine step, so that fastai composes it with its other augmentations into one resampling"
+    def __init__(self, min_scale:float=0.75, # Smallest share of the area a crop keeps
+                 max_scale:float=1., # Largest share of the area a crop keeps
+                 size:int|tuple|None=None, # Output size (None: the input's)
+                 batch:bool=False, # One crop for the whole batch instead of one per image
+                 **kwargs # Further `AffineCoordTfm` arguments: mode, pad_mode, align_corners
+                ):
+        if not 0 < min_scale <= max_scale <= 1:
+            raise ValueError(f"A crop keeps a share of the image between min_scale and max_scale, so 0 < min_scale <= max_scale <= 1 "
+                             f"must hold; got min_scale={min_scale}, max_scale={max_scale}")
+        super().__init__(partial(crop_mat, min_scale=min_scale, max_scale=max_scale, batch=batch), size=size, **kwargs)
+
+def one_pass_aug_transforms(size:int|tuple=224, # Final size (required: the crop and the resize happen in the same step)
+                            min_scale:float=0.75, # Smallest share of the area the random crop keeps, as in `aug_transforms`
+                            **kwargs # Further `aug_transforms` arguments: do_flip, max_rotate, max_zoom, max_warp, max_lighting, batch, ...
+                           )->list:
+    "`aug_transforms(size=size, min_scale=min_scale, ...)` with the random crop folded into the affine step: one resampling per batch"
+    if size is None: raise ValueError("one_pass_aug_transforms needs the final size: the crop and the resize to it are one step")
+    tfms = aug_transforms(size=size, min_scale=1., **kwargs)   # with min_scale=1, fastai gives the size to its affine step
+    crop = AffineCrop(min_scale, size=size, batch=kwargs.get('batch', False), pad_mode=kwargs.get('pad_mode', PadMode.Reflection),
+                      align_corners=kwargs.get('align_corners', True))
+    affine = [t for t in tfms if isinstance(t, AffineCoordTfm)]
+    # The crop's matrix comes last in the product, so it is the first to act on an output pixel's coordinates: the output
+    # is a window of the flipped, rotated and zoomed image, as with `RandomResizedCropGPU`, but read in the same pass.
+    if affine: affine[0].compose(crop)
+    else: tfms.insert(0, crop)   # every other geometric augmentation is off: the crop alone does the resize
+    return tfms
+
+# %% ../nbs/01_presizing.ipynb #631a270f
+class ImageCache:
+    "A `get_x` for a `DataBlock`: opens each image file once, shrinks it to `presize` on its short side, and keeps the pixels in memory"
+    def __init__(self, presize:int, # Short side to shrink to, the size of the item step's `Resize` (never enlarges)
+                 max_mb:float=1024 # Memory the cache may fill; images beyond it are opened every time, as without a cache
+                ):
+        if presize < 1: raise ValueError(f"presize must be a positive number of pixels, got {presize}")
+        if max_mb < 0: raise ValueError(f"max_mb must be zero or more, got {max_mb}")
+        self.presize, self.max_mb = presize, max_mb
+        self.clear()
+
+    def clear(self):
+        "Forget every cached image"
+        self.images, self.nbytes, self.hits, self.misses = {}, 0, 0, 0
+
+    def __getstate__(self): return dict(presize=self.presize, max_mb=self.max_mb)   # a pickled learner carries no pixels
+    def __setstate__(self, d): self.__init__(**d)
+    def __repr__(self):
+        return f"ImageCache(presize={self.presize}, {len(self.images)} images, {self.nbytes/2**20:.1f} of {self.max_mb:g} MB)"
+
+    def _open(self, fn):
+        try:
+            with Image.open(fn) as im: im = im.convert('RGB')   # what fastai's `PILImage.create` does
+        except (UnidentifiedImageError, OSError) as e:
+            raise ValueError(f"{fn} is not an image that PIL can read ({type(e).__name__}: {e}). Remove or replace it; "
+                             "petlesson.data.check_images(folder) lists every such file at once.") from e
+        short = min(im.size)
+        if short > self.presize:   # the same bilinear filter as fastai's `Resize`, applied to the whole image instead of its square
+            im = im.resize(tuple(max(self.presize, round(s * self.presize / short)) for s in im.size), Image.BILINEAR)
+        a = np.asarray(im)
+        a.flags.writeable = False   # every caller gets the same pixels: nobody may change them
+        return a
+
+    def __call__(self, item # A path to an image file; anything else (an image in memory) is passed on untouched
+                ):
+        if not isinstance(item, (str, Path)): return item
+        st = os.stat(item)   # a missing file raises FileNotFoundError with its path
+        stamp = (st.st_mtime_ns, st.st_size)
+        got = self.images.get(str(item))
+        if got is not None and got[0] == stamp: self.hits += 1; return got[1]
+        self.misses += 1
+        a = self._open(item)
+        old = got[1].nbytes if got is not None else 0   # a file changed on disk replaces its stale copy
+        if self.nbytes - old + a.nbytes <= self.max_mb * 2**20:
+            self.images[str(item)], self.nbytes = (stamp, a), self.nbytes - old + a.nbytes
+        return a

@@ -32,7 +32,7 @@ __all__ = ['FEATURES_VERSION', 'SUGGESTERS', 'frozen_features', 'head_learner', 
            'plot_lr_curve', 'LRGrid', 'train_at_lrs', 'draw_lr_explorer', 'lr_explorer']
 
 # %% ../nbs/04_lr_find.ipynb #f7e7aedc
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2
 
 def _features_key(learn, items):
     h = hashlib.sha1(f'v{FEATURES_VERSION}|{learn.dls.after_item!r}|{learn.dls.after_batch!r}'.encode())
