@@ -4,13 +4,18 @@ Prints, for the offline backbone (EfficientNet-Lite0) at the data source's image
   * the model-only bound: the same model stepping on random tensors of the batch's shape, frozen and unfrozen,
     and forward only (inference);
   * the end-to-end throughput of the real pipeline (data loading, augmentation, model, fastai's loop), for the
-    frozen and unfrozen phases of `fine_tune` and for inference (`get_preds` on the validation set);
+    frozen and unfrozen phases of `fine_tune` and for inference (`get_preds` on the validation set), for two data
+    pipelines: the book's (`aug_transforms(min_scale=0.75)`, two resamplings, every file decoded every epoch, fastai's `Adam`) and
+    petlesson's default (the crop folded into one resampling, images decoded once by `ImageCache`, the optimiser
+    step by `FusedAdam` instead of fastai's `Adam`);
   * the ratio end-to-end / bound for each;
   * where a training batch's time goes (item loading + collation, batch transforms, model step);
   * the wall time of one `petlesson --epochs 1` run (skip with --no-cli).
 
-Usage: python bench/training.py [--data sample] [--bs 32] [--steps 6] [--no-cli]
-The machine is shared: the load average is printed next to the results, and each figure is the best of --repeats runs.
+Usage: python bench/training.py [--data sample] [--bs 32] [--steps 10] [--repeats 3] [--pipelines book petlesson] [--no-cli]
+The machine is shared: the load average is printed next to the results, the measurements take turns, and each
+figure is the best of --repeats runs. The image cache is filled before timing (its first pass is printed): the
+throughputs are those of the second and later epochs.
 """
 from __future__ import annotations
 import argparse, os, subprocess, sys, tempfile, time, warnings
@@ -19,8 +24,11 @@ warnings.filterwarnings('ignore')
 import torch
 from fastai.callback.core import Callback, CancelTrainException, CancelValidException
 from petlesson.data import pets_dataloaders, default_sizes
-from petlesson.learner import pets_learner, ChannelsLastInputs
+from petlesson.learner import pets_learner, ChannelsLastInputs, _fused_available
 from fastai.callback.progress import ProgressCallback
+from fastai.optimizer import Adam
+
+FUSED = dict(fused=True) if _fused_available() else {}
 
 class Clock:
     "Wall and CPU time (all threads of this process) between start and stop; CPU time is steadier on a shared machine"
@@ -46,7 +54,7 @@ def model_bound(learn, bs, size, steps, frozen, train=True):
             for _ in range(steps): model(xb)
         return c.stop(steps * bs).ips
     model.train()
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4, **FUSED)   # PyTorch's fastest Adam: the strictest bound
     def step():
         opt.zero_grad(); torch.nn.functional.cross_entropy(model(xb), yb).backward(); opt.step()
     step()
@@ -101,12 +109,27 @@ def breakdown(learn, steps):
     dl.after_iter()
     return t_items, t_batch
 
+PIPELINES = {   # name: (arguments to `pets_dataloaders`, arguments to `pets_learner`)
+    # the book's: aug_transforms(min_scale=0.75), two resamplings; every file decoded every epoch; fastai's Adam
+    'book': (dict(one_pass=False, cache_mb=0), dict(opt_func=Adam)),
+    # petlesson's defaults: the crop folded into the affine step, images decoded once (ImageCache), FusedAdam
+    'petlesson': (dict(), dict()),
+}
+
+def fill_cache(dl):
+    "Load every training item once (what the first epoch pays for an `ImageCache`); seconds taken"
+    t = time.perf_counter()
+    for i in range(len(dl.dataset)): dl.do_item(i)
+    return time.perf_counter() - t
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--data', default='sample'); p.add_argument('--bs', type=int, default=32)
-    p.add_argument('--steps', type=int, default=6); p.add_argument('--repeats', type=int, default=2)
+    p.add_argument('--steps', type=int, default=10, help="training batches timed per run (after one warm-up batch)")
+    p.add_argument('--repeats', type=int, default=3, help="runs of every measurement, interleaved; the best counts")
     p.add_argument("--no-cli", action="store_true")
     p.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes (the pipeline default is 0)")
+    p.add_argument('--pipelines', nargs='*', default=list(PIPELINES), choices=list(PIPELINES), help="data pipelines to compare")
     p.add_argument('--contiguous', action='store_true', help="measure the default memory format (the 'before' of channels-last)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: PyTorch's choice)")
     a = p.parse_args(argv)
@@ -114,28 +137,37 @@ def main(argv=None):
     size = default_sizes(a.data)[1]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     t = time.perf_counter()
-    dls = pets_dataloaders(a.data, bs=a.bs, num_workers=a.num_workers)
-    learn = pets_learner(dls)
-    learn.model.to(memory_format=torch.contiguous_format if a.contiguous else torch.channels_last)
-    if a.contiguous:
-        learn.remove_cb(ChannelsLastInputs)
+    learners = {}
+    for name in a.pipelines:
+        dls = pets_dataloaders(a.data, bs=a.bs, num_workers=a.num_workers, **PIPELINES[name][0])
+        learn = learners[name] = pets_learner(dls, **PIPELINES[name][1])
+        learn.model.to(memory_format=torch.contiguous_format if a.contiguous else torch.channels_last)
+        if a.contiguous: learn.remove_cb(ChannelsLastInputs)
+        learn.remove_cb(ProgressCallback)
     fmt = 'contiguous' if a.contiguous else 'channels_last'
-    learn.remove_cb(ProgressCallback)
-    print(f"data + learner built in {time.perf_counter()-t:.1f} s; {len(dls.train_ds)} training images, bs {a.bs}, {size} px, {fmt} model")
+    print(f"data + learners built in {time.perf_counter()-t:.1f} s; {len(dls.train_ds)} training images, bs {a.bs}, {size} px, {fmt} model")
+    for name, learn in learners.items():
+        if PIPELINES[name][0].get('cache_mb', 1): print(f"{name}: first pass over the training items (fills the image cache): {fill_cache(learn.dls.train):.1f} s")
+    learn = next(iter(learners.values()))   # the bound is the model's alone: any of the (identical) learners will do
     for frozen in (False, True): model_bound(learn, a.bs, size, 2, frozen)   # warm-up: oneDNN prepares its kernels once per shape and layout
-    bound = dict(frozen=best_of(lambda: model_bound(learn, a.bs, size, a.steps, True), a.repeats),
-                 unfrozen=best_of(lambda: model_bound(learn, a.bs, size, a.steps, False), a.repeats),
-                 inference=best_of(lambda: model_bound(learn, a.bs, size, a.steps, False, train=False), a.repeats))
-    e2e = dict(frozen=best_of(lambda: end_to_end(learn, True, a.steps), a.repeats),
-               unfrozen=best_of(lambda: end_to_end(learn, False, a.steps), a.repeats),
-               inference=best_of(lambda: inference(learn), a.repeats))
-    print(f"\n{'':<10} {'images per wall second':^33} {'images per CPU second':^33}")
-    print(f"{'phase':<10} {'bound':>9} {'end-to-end':>11} {'ratio':>9}   {'bound':>9} {'end-to-end':>11} {'ratio':>9}")
-    for k in bound:
-        print(f"{k:<10} " + '   '.join(f"{bound[k][i]:>9.1f} {e2e[k][i]:>11.1f} {e2e[k][i]/bound[k][i]:>9.0%}" for i in range(2)))
-    t_items, t_batch = breakdown(learn, a.steps)
-    print(f"\nper training batch of {a.bs}: items + collation {t_items*1000:.0f} ms, batch transforms {t_batch*1000:.0f} ms, "
-          f"model step (unfrozen bound) {a.bs/bound['unfrozen'][0]*1000:.0f} ms, (frozen bound) {a.bs/bound['frozen'][0]*1000:.0f} ms")
+    phases = {'frozen': dict(frozen=True), 'unfrozen': dict(frozen=False), 'inference': dict(frozen=False, train=False)}
+    bound = {k: (0., 0.) for k in phases}
+    e2e = {(k, n): (0., 0.) for k in phases for n in learners}
+    best = lambda old, new: tuple(max(o, n) for o, n in zip(old, new))
+    for r in range(a.repeats):   # interleaved, so that a burst of load elsewhere hits the bound and the pipelines alike
+        for k, kw in phases.items():
+            bound[k] = best(bound[k], model_bound(learn, a.bs, size, a.steps, **kw))
+            for n, l in learners.items():
+                e2e[k, n] = best(e2e[k, n], inference(l) if k == 'inference' else end_to_end(l, kw['frozen'], a.steps))
+    for i, unit in enumerate(['wall second', 'CPU second (all threads)']):
+        print(f"\nimages per {unit}")
+        print(f"{'phase':<10} {'bound':>8} " + ' '.join(f"{n:>11} {'ratio':>6}" for n in learners))
+        for k in phases:
+            print(f"{k:<10} {bound[k][i]:>8.1f} " + ' '.join(f"{e2e[k, n][i]:>11.1f} {e2e[k, n][i]/bound[k][i]:>6.0%}" for n in learners))
+    print(f"\nper training batch of {a.bs}: model step (bound) {a.bs/bound['frozen'][0]*1000:.0f} ms frozen, {a.bs/bound['unfrozen'][0]*1000:.0f} ms unfrozen")
+    for n, l in learners.items():
+        t_items, t_batch = breakdown(l, a.steps)
+        print(f"  {n:<10} items + collation {t_items*1000:>4.0f} ms, batch transforms {t_batch*1000:>4.0f} ms")
     if not a.no_cli:
         with tempfile.TemporaryDirectory() as d:
             exe = Path(sys.executable).parent/'petlesson'

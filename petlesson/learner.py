@@ -16,13 +16,16 @@ import matplotlib.pyplot as plt
 from fastai.vision.all import (vision_learner, error_rate, Normalize, Learner, Callback, resnet34, resnet50, set_seed,
                                imagenet_stats, ClassificationInterpretation)
 from fastai.callback.progress import ProgressCallback
+from fastai.optimizer import Optimizer
+from fastai.torch_core import defaults
+from torch.optim.adam import adam as _torch_adam
 from torchvision.models import ResNet34_Weights, ResNet50_Weights
 from .data import (cache_dir, data_source, default_sizes, get_pets, pets_dataloaders, pet_species,
                             BREEDS, SAMPLE_VERSION)
 
 # %% auto #0
 __all__ = ['OFFLINE_ARCH', 'OFFLINE_STATS', 'BACKBONES', 'LEARNER_VERSION', 'atomic_save', 'offline_weights_path',
-           'offline_imagenet_model', 'set_normalization', 'ChannelsLastInputs', 'WeightsDownloadError',
+           'offline_imagenet_model', 'set_normalization', 'FusedAdam', 'ChannelsLastInputs', 'WeightsDownloadError',
            'fetch_resnet_weights', 'pets_learner', 'EpochTable', 'default_backbone', 'learner_cache_path',
            'trained_pets_learner', 'breed_order', 'breed_confusion', 'plot_breed_confusion', 'species_confusion']
 
@@ -77,6 +80,40 @@ def set_normalization(dls, # `DataLoaders` whose batches get normalised
     dls.add_tfms([Normalize.from_stats(*stats)], 'after_batch')
     return dls
 
+# %% ../nbs/02_first_model.ipynb #5b4478f9
+def _fused_available()->bool:
+    try: torch.optim.Adam([torch.zeros(1, requires_grad=True)], fused=True); return True
+    except (RuntimeError, TypeError, ValueError): return False
+
+class FusedAdam(Optimizer):
+    "fastai's `Adam`, with each step done by PyTorch's fused (or foreach) Adam kernel for all the parameters of a group at once"
+    def __init__(self, params, # Parameters, or a list of parameter groups as a splitter gives
+                 lr:float=defaults.lr, # Learning rate
+                 mom:float=0.9, # Decay of the gradients' running average (beta1)
+                 sqr_mom:float=0.99, # Decay of the squared gradients' running average (beta2)
+                 eps:float=1e-5, # Added to the denominator
+                 wd:float=0.01, # Decoupled weight decay, as fastai's `Adam` does it (skipped where fastai marks `do_wd=False`)
+                 fused:bool|None=None # PyTorch's fused kernel (None: where this PyTorch has one for CPU), else the foreach one
+                ):
+        super().__init__(params, [], lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd)
+        self.fused = _fused_available() if fused is None else fused
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        if closure is not None: raise NotImplementedError("fastai optimizers do not take a closure")
+        for ps, hyper in zip(self.param_lists, self.hypers):
+            for do_wd in (True, False):   # fastai's `wd_bn_bias=False` marks batch-norm and bias parameters do_wd=False
+                group = [p for p in ps if p.grad is not None and self.state[p].get('do_wd', True) == do_wd]
+                if not group: continue
+                states = [self.state[p] for p in group]
+                for p, s in zip(group, states):   # fastai's own state names, so `state_dict` and `load_state_dict` work as usual
+                    if 'grad_avg' not in s:
+                        s.update(grad_avg=torch.zeros_like(p), sqr_avg=torch.zeros_like(p), step=torch.zeros((), device=p.device))
+                if do_wd and hyper['wd']: torch._foreach_mul_(group, 1 - hyper['lr'] * hyper['wd'])
+                _torch_adam(group, [p.grad for p in group], [s['grad_avg'] for s in states], [s['sqr_avg'] for s in states], [],
+                                      [s['step'] for s in states], fused=self.fused, foreach=not self.fused, amsgrad=False,
+                                      beta1=hyper['mom'], beta2=hyper['sqr_mom'], lr=hyper['lr'], weight_decay=0., eps=hyper['eps'], maximize=False)
+
 # %% ../nbs/02_first_model.ipynb #25012c0d
 class ChannelsLastInputs(Callback):
     "Keep the model and every batch of images in channels-last memory format, which CPU convolutions run fastest in"
@@ -108,18 +145,20 @@ def pets_learner(dls, # The pets `DataLoaders` (normalisation is set here to sui
                  backbone:str='efficientnet_lite0', # 'efficientnet_lite0' (offline weights), or 'resnet34' / 'resnet50' (the book's, downloaded)
                  pretrained:bool=True, # Start from ImageNet weights; False trains the same architecture from scratch
                  metrics=error_rate, # Metrics shown in the epoch table
+                 opt_func=None, # Optimiser; None: `FusedAdam`, fastai's `Adam` computed by PyTorch's fused kernel (see "Speed" below)
                  **kwargs # Further arguments to `vision_learner`
                 )->Learner:
     "A `vision_learner` for the pets with an ImageNet backbone: EfficientNet-Lite0 offline, or the book's ResNet-34"
     if backbone not in BACKBONES: raise ValueError(f"Unknown backbone {backbone!r}: choose one of {', '.join(BACKBONES)}")
+    opt_func = opt_func or FusedAdam
     if backbone in _RESNETS:
         if pretrained: fetch_resnet_weights(backbone)
         set_normalization(dls, imagenet_stats)
-        learn = vision_learner(dls, _RESNETS[backbone][0], normalize=False, pretrained=pretrained, metrics=metrics, **kwargs)
+        learn = vision_learner(dls, _RESNETS[backbone][0], normalize=False, pretrained=pretrained, metrics=metrics, opt_func=opt_func, **kwargs)
     else:
         set_normalization(dls, OFFLINE_STATS)
         kw = dict(pretrained_cfg_overlay=dict(file=str(offline_weights_path()))) if pretrained else {}
-        learn = vision_learner(dls, OFFLINE_ARCH, normalize=False, pretrained=pretrained, metrics=metrics, **kw, **kwargs)
+        learn = vision_learner(dls, OFFLINE_ARCH, normalize=False, pretrained=pretrained, metrics=metrics, opt_func=opt_func, **kw, **kwargs)
     if dls.device.type == 'cpu': learn.add_cb(ChannelsLastInputs())   # see "Speed" below
     return learn
 
