@@ -1,4 +1,5 @@
-"""Benchmark: presizing versus naive augmentation (and fastai's own `aug_transforms`), on this machine.
+"""Benchmark: presizing versus naive augmentation (and fastai's own `aug_transforms`, and petlesson's one-pass
+version of it), on this machine.
 
 For each (presize, size, min_scale) setting it prints, for every pipeline measured in the same run and on the
 same random draws: fidelity against an anti-aliased full-resolution reference (PSNR, SSIM), the share of output
@@ -9,6 +10,8 @@ pixels that came from padding, and speed (item step and batch step per batch, im
     python bench/presizing.py --images a.jpg b.png --presize 256 --size 160
 
 fastai's rows use fastai's own random draws (same distributions, other values); lighting is off everywhere.
+With a random crop (min_scale < 1) there is also a 'fastai one pass' row: `one_pass_aug_transforms`, the crop
+folded into fastai's affine step.
 """
 import argparse, os, platform, sys, time, warnings
 from pathlib import Path
@@ -51,6 +54,9 @@ def main(argv=None):
     for ms in a.min_scale:
         print(f'# fastai aug_transforms(size, min_scale={ms:g}) per batch, 192->128: {count_resamplings(fastai_batch_tfms(128, ms), 192)}; '
               f'460->224: {count_resamplings(fastai_batch_tfms(224, ms), 460)}')
+        if ms < 1 and not a.no_fastai:
+            print(f'# petlesson one_pass_aug_transforms(size, min_scale={ms:g}) per batch, 192->128: '
+                  f'{count_resamplings(fastai_batch_tfms(128, ms, one_pass=True), 192)}; 460->224: {count_resamplings(fastai_batch_tfms(224, ms, one_pass=True), 460)}')
     for presize, size in settings:
         keep = {k: v for k, v in imgs.items() if min(load_images([v], 1)[0].shape[-2:]) >= size}
         dropped = sorted(set(imgs) - set(keep))
@@ -59,7 +65,7 @@ def main(argv=None):
         for ms in a.min_scale:
             t0 = time.perf_counter()
             r = presize_vs_naive(list(keep.values()), presize, size, n_draws=a.draws, bs=a.bs, seed=a.seed, min_scale=ms,
-                                 fastai=not a.no_fastai, reps=a.reps, device=a.device)
+                                 fastai=not a.no_fastai, fastai_one_pass=not a.no_fastai, reps=a.reps, device=a.device)
             print(f'\n## presize {presize} -> size {size}, min_scale={ms:g}, batch size {a.bs}, {a.draws} draws over '
                   f'{len(keep)} images ({time.perf_counter() - t0:.0f}s)')
             print(r)

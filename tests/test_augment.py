@@ -16,3 +16,46 @@ def test_bench_script_rejects_a_non_image(root, tmp_path):
     r = subprocess.run([sys.executable, str(root/'bench'/'presizing.py'), '--images', str(bad), '--draws', '2', '--presize', '160', '--size', '128'],
                        capture_output=True, text=True, timeout=900, env={**os.environ, 'PYTHONPATH': str(root), 'MPLBACKEND': 'Agg'})
     assert r.returncode != 0 and 'is not an image that PIL can read' in r.stderr
+
+def test_bench_script_measures_the_one_pass_pipeline(root):
+    "With a random crop, the benchmark adds a row for `one_pass_aug_transforms`, which resamples once"
+    args = ['--draws', '4', '--bs', '2', '--reps', '1', '--n-sample', '1', '--presize', '160', '--size', '128', '--min-scale', '0.75']
+    r = subprocess.run([sys.executable, str(root/'bench'/'presizing.py'), *args], capture_output=True, text=True, timeout=900,
+                       env={**os.environ, 'PYTHONPATH': str(root), 'MPLBACKEND': 'Agg'})
+    assert r.returncode == 0, r.stderr[-3000:]
+    row = next(l for l in r.stdout.splitlines() if l.startswith('fastai one pass'))
+    assert row.split()[3] == '1', row   # resamplings
+    assert "one_pass_aug_transforms(size, min_scale=0.75) per batch, 192->128: {'grid_sample': 1" in r.stdout, r.stdout
+
+def test_image_cache_serves_later_epochs_from_memory():
+    "Used as a DataBlock's get_x, the cache opens each file once; later epochs are hits, and the batches keep their shape"
+    from fastai.data.block import DataBlock, CategoryBlock
+    from fastai.data.transforms import get_image_files, RandomSplitter
+    from fastai.vision.data import ImageBlock
+    from fastai.vision.augment import Resize
+    from petlesson.augment import ImageCache
+    from petlesson.data import get_pets, pet_label
+    files = get_image_files(get_pets('sample')/'images')[:40]
+    cache = ImageCache(64)
+    dls = DataBlock(blocks=(ImageBlock, CategoryBlock), get_x=cache, get_y=pet_label, item_tfms=Resize(64),
+                    splitter=RandomSplitter(seed=0)).dataloaders(files, bs=8, num_workers=0)
+    opened = cache.misses
+    xb, _ = next(iter(dls.train))
+    assert xb.shape[1:] == (3, 64, 64)
+    for _ in range(2): list(dls.train); list(dls.valid)
+    assert cache.misses == len(cache.images) == len(files) >= opened   # every file opened exactly once
+    assert cache.hits >= len(dls.train_ds) + len(dls.valid_ds)
+    assert all(min(a.shape[:2]) == 64 for _, a in cache.images.values())   # kept at the presize, not at full size
+
+def test_one_pass_transforms_keep_training_and_validation_sizes():
+    "The one-pass batch step gives the final size in both splits and has no RandomResizedCropGPU"
+    import torch
+    from fastai.torch_core import TensorImage
+    from fastai.vision.augment import RandomResizedCropGPU
+    from petlesson.augment import one_pass_aug_transforms
+    tfms = one_pass_aug_transforms(96, min_scale=0.5)
+    assert not any(isinstance(t, RandomResizedCropGPU) for t in tfms)
+    for split in (0, 1):
+        x = TensorImage(torch.rand(4, 3, 150, 150))
+        for t in tfms: x = t(x, split_idx=split)
+        assert x.shape == (4, 3, 96, 96)

@@ -21,3 +21,23 @@ def test_channels_last_inputs_converts_image_batches_only():
     flat = torch.randn(2, 5)
     cb.learn.xb = (flat,); cb.before_batch()
     assert cb.learn.xb[0] is flat
+
+def test_fused_adam_matches_fastai_adam_on_a_small_model():
+    "FusedAdam takes the same steps as fastai's Adam, weight decay and per-parameter do_wd=False included"
+    from fastai.optimizer import Adam
+    from petlesson.learner import FusedAdam
+    for fused in (True, False):
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 3))
+        twin = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 3))
+        twin.load_state_dict(net.state_dict())
+        groups = lambda m: [list(m[:2].parameters()), list(m[2].parameters())]
+        a, b = Adam(groups(net), lr=1e-2, wd=0.1), FusedAdam(groups(twin), lr=1e-2, wd=0.1, fused=fused)
+        for o, m in ((a, net), (b, twin)): o.state[m[1].weight]['do_wd'] = False
+        for step in range(5):
+            for m in (net, twin):
+                torch.manual_seed(step)
+                m(torch.randn(16, 4)).pow(2).mean().backward()
+            a.set_hyper('lr', [1e-3, 1e-2][step % 2]); b.set_hyper('lr', [1e-3, 1e-2][step % 2])
+            a.step(); b.step(); a.zero_grad(); b.zero_grad()
+        for p, q in zip(net.parameters(), twin.parameters()): assert torch.allclose(p, q, atol=1e-6), (fused, p - q)
