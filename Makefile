@@ -68,3 +68,4 @@ outputs: setup
 bench: setup
 	$(BIN)/python bench/presizing.py
 	$(BIN)/python bench/training.py
+	$(BIN)/python bench/one_pass_quality.py

@@ -112,8 +112,10 @@ def breakdown(learn, steps):
 PIPELINES = {   # name: (arguments to `pets_dataloaders`, arguments to `pets_learner`)
     # the book's: aug_transforms(min_scale=0.75), two resamplings; every file decoded every epoch; fastai's Adam
     'book': (dict(one_pass=False, cache_mb=0), dict(opt_func=Adam)),
-    # petlesson's defaults: the crop folded into the affine step, images decoded once (ImageCache), FusedAdam
+    # petlesson's defaults: the book's transforms, images decoded once (ImageCache), FusedAdam
     'petlesson': (dict(), dict()),
+    # petlesson's defaults with the crop folded into the affine step (one resampling): faster, but see lesson 01
+    'one-pass': (dict(one_pass=True), dict()),
 }
 
 def fill_cache(dl):

@@ -325,7 +325,7 @@ def pets_datablock(presize:int=460, # Size of the item-level `Resize` (the large
                    min_scale:float=0.75, # Smallest share of the image a random crop keeps
                    valid_pct:float=0.2, # Share of images held out for validation
                    seed:int=42, # Seed of the random split
-                   one_pass:bool=True, # Fold the random crop into the affine step, one resampling per batch (lesson 01); False: the book's `aug_transforms`
+                   one_pass:bool=False, # Fold the random crop into the affine step, one resampling per batch (lesson 01); False: the book's `aug_transforms`
                    cache_mb:float=1024, # Memory for an `ImageCache` that decodes and shrinks each image once (lesson 01); 0: open every file every epoch
                    **aug_kwargs # Further arguments to `aug_transforms`
                   )->DataBlock:
@@ -346,7 +346,7 @@ def pets_dataloaders(source:str|Path|None=None, # As for `get_pets`
                      valid_pct:float=0.2, # Share of images held out for validation
                      min_scale:float=0.75, # Smallest share of the image a random crop keeps
                      num_workers:int=0, # Worker processes for loading; 0 loads in the main process
-                     one_pass:bool=True, # As for `pets_datablock`: one resampling per batch; False: the book's `aug_transforms`
+                     one_pass:bool=False, # As for `pets_datablock`: one resampling per batch (lesson 01); False: the book's `aug_transforms`
                      cache_mb:float=1024, # As for `pets_datablock`: memory for decoded images; 0: no cache
                      **kwargs # Further arguments to `DataBlock.dataloaders`
                     ):

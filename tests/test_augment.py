@@ -59,3 +59,13 @@ def test_one_pass_transforms_keep_training_and_validation_sizes():
         x = TensorImage(torch.rand(4, 3, 150, 150))
         for t in tfms: x = t(x, split_idx=split)
         assert x.shape == (4, 3, 96, 96)
+
+def test_one_pass_quality_bench_prints_both_errors(root):
+    "The training comparison runs (one seed, the frozen epoch only) and prints a row per seed and the mean difference"
+    r = subprocess.run([sys.executable, str(root/'bench'/'one_pass_quality.py'), '--seeds', '42', '--epochs', '0'], capture_output=True,
+                       text=True, timeout=900, env={**os.environ, 'PYTHONPATH': str(root), 'MPLBACKEND': 'Agg'})
+    assert r.returncode == 0, r.stderr[-3000:]
+    row = next(l for l in r.stdout.splitlines() if l.split()[:1] == ['42'])
+    book, one, diff = (float(v) for v in row.split()[1:4])
+    assert 0 <= book <= 1 and 0 <= one <= 1 and abs(one - book - diff) < 1e-3, row
+    assert 'mean difference (one pass - book)' in r.stdout and 'n/a (one seed)' in r.stdout
