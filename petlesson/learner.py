@@ -114,6 +114,10 @@ class FusedAdam(Optimizer):
                                       [s['step'] for s in states], fused=self.fused, foreach=not self.fused, amsgrad=False,
                                       beta1=hyper['mom'], beta2=hyper['sqr_mom'], lr=hyper['lr'], weight_decay=0., eps=hyper['eps'], maximize=False)
 
+    def zero_grad(self):
+        "Drop the gradients (`p.grad = None`, PyTorch's default) instead of zeroing them: the next backward pass then writes them instead of adding to zeros"
+        for p, *_ in self.all_params(with_grad=True): p.grad = None
+
 # %% ../nbs/02_first_model.ipynb #25012c0d
 class ChannelsLastInputs(Callback):
     "Keep the model and every batch of images in channels-last memory format, which CPU convolutions run fastest in"

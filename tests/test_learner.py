@@ -40,3 +40,19 @@ def test_fused_adam_matches_fastai_adam_on_a_small_model():
             a.step(); b.step()
         for p, q in zip(net.parameters(), twin.parameters()): assert torch.allclose(p, q, atol=1e-6), (fused, p - q)
         assert not torch.equal(net[1].weight, torch.ones(8))   # the steps did move the weights (batch norm starts at 1)
+
+def test_fused_adam_drops_gradients_and_trains_a_learner():
+    "zero_grad leaves no gradient tensors; a short fit through fastai's loop still lowers the loss"
+    from fastai.data.core import DataLoaders
+    from fastai.learner import Learner
+    from petlesson.learner import FusedAdam
+    torch.manual_seed(0)
+    x = torch.randn(256, 4); y = (x[:, 0] > 0).long()
+    ds = list(zip(x, y))
+    dls = DataLoaders.from_dsets(ds[:192], ds[192:], bs=32)
+    learn = Learner(dls, torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2)),
+                    loss_func=torch.nn.functional.cross_entropy, opt_func=FusedAdam)
+    before = learn.validate()[0]
+    with learn.no_bar(), learn.no_logging(): learn.fit(3, 1e-2)
+    assert learn.validate()[0] < before
+    assert isinstance(learn.opt, FusedAdam) and all(p.grad is None for p in learn.model.parameters())
