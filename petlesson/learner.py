@@ -6,7 +6,7 @@ Docs: https://petlesson.github.io/petlesson/first_model.html.md"""
 
 # %% ../nbs/02_first_model.ipynb #7eb567fe
 from __future__ import annotations
-import os, json, hashlib, tempfile, contextlib, warnings
+import os, json, hashlib, functools, tempfile, contextlib, warnings
 warnings.filterwarnings('ignore', message='.*torch.jit.script.*deprecated')
 from collections import OrderedDict
 from pathlib import Path
@@ -81,8 +81,10 @@ def set_normalization(dls, # `DataLoaders` whose batches get normalised
     return dls
 
 # %% ../nbs/02_first_model.ipynb #5b4478f9
-def _fused_available()->bool:
-    try: torch.optim.Adam([torch.zeros(1, requires_grad=True)], fused=True); return True
+@functools.lru_cache
+def _fused_available(device='cpu')->bool:
+    "Whether this PyTorch has a fused Adam kernel for `device`"
+    try: torch.optim.Adam([torch.zeros(1, device=device, requires_grad=True)], fused=True); return True
     except (RuntimeError, TypeError, ValueError): return False
 
 class FusedAdam(Optimizer):
@@ -93,10 +95,10 @@ class FusedAdam(Optimizer):
                  sqr_mom:float=0.99, # Decay of the squared gradients' running average (beta2)
                  eps:float=1e-5, # Added to the denominator
                  wd:float=0.01, # Decoupled weight decay, as fastai's `Adam` does it (skipped where fastai marks `do_wd=False`)
-                 fused:bool|None=None # PyTorch's fused kernel (None: where this PyTorch has one for CPU), else the foreach one
+                 fused:bool|None=None # PyTorch's fused kernel (None: wherever this PyTorch has one for the parameters' device), else the foreach one
                 ):
         super().__init__(params, [], lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd)
-        self.fused = _fused_available() if fused is None else fused
+        self.fused = fused
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -105,13 +107,14 @@ class FusedAdam(Optimizer):
             for do_wd in (True, False):   # fastai's `wd_bn_bias=False` marks batch-norm and bias parameters do_wd=False
                 group = [p for p in ps if p.grad is not None and self.state[p].get('do_wd', True) == do_wd]
                 if not group: continue
+                fused = _fused_available(group[0].device) if self.fused is None else self.fused
                 states = [self.state[p] for p in group]
                 for p, s in zip(group, states):   # fastai's own state names, so `state_dict` and `load_state_dict` work as usual
-                    if 'grad_avg' not in s:
-                        s.update(grad_avg=torch.zeros_like(p), sqr_avg=torch.zeros_like(p), step=torch.zeros((), device=p.device))
+                    if 'grad_avg' not in s:   # the step count lives where PyTorch's own Adam keeps it: with the fused kernel, on the device
+                        s.update(grad_avg=torch.zeros_like(p), sqr_avg=torch.zeros_like(p), step=torch.zeros((), device=p.device if fused else 'cpu'))
                 if do_wd and hyper['wd']: torch._foreach_mul_(group, 1 - hyper['lr'] * hyper['wd'])
                 _torch_adam(group, [p.grad for p in group], [s['grad_avg'] for s in states], [s['sqr_avg'] for s in states], [],
-                                      [s['step'] for s in states], fused=self.fused, foreach=not self.fused, amsgrad=False,
+                                      [s['step'] for s in states], fused=fused, foreach=not fused, amsgrad=False,
                                       beta1=hyper['mom'], beta2=hyper['sqr_mom'], lr=hyper['lr'], weight_decay=0., eps=hyper['eps'], maximize=False)
 
     def zero_grad(self):
