@@ -20,6 +20,7 @@ from PIL import Image, UnidentifiedImageError
 
 warnings.filterwarnings('ignore', message='.*torch.jit.script.*deprecated')
 from fastai.vision.augment import AffineCoordTfm, PadMode, aug_transforms
+from fastai.vision.core import load_image
 
 # %% auto #0
 __all__ = ['IMAGE_ORDER', 'image_tensor', 'AugDraw', 'random_draws', 'identity_grid', 'step_coords', 'composite_grid',
@@ -589,7 +590,7 @@ class ImageCache:
 
     def _open(self, fn):
         try:
-            with Image.open(fn) as im: im = im.convert('RGB')   # what fastai's `PILImage.create` does
+            im = load_image(fn, mode='RGB')   # fastai's own loader, as `PILImage.create` uses it
         except (UnidentifiedImageError, OSError) as e:
             raise ValueError(f"{fn} is not an image that PIL can read ({type(e).__name__}: {e}). Remove or replace it; "
                              "petlesson.data.check_images(folder) lists every such file at once.") from e
