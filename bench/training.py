@@ -4,10 +4,11 @@ Prints, for the offline backbone (EfficientNet-Lite0) at the data source's image
   * the model-only bound: the same model stepping on random tensors of the batch's shape, frozen and unfrozen,
     and forward only (inference);
   * the end-to-end throughput of the real pipeline (data loading, augmentation, model, fastai's loop), for the
-    frozen and unfrozen phases of `fine_tune` and for inference (`get_preds` on the validation set), for two data
-    pipelines: the book's (`aug_transforms(min_scale=0.75)`, two resamplings, every file decoded every epoch, fastai's `Adam`) and
-    petlesson's default (the crop folded into one resampling, images decoded once by `ImageCache`, the optimiser
-    step by `FusedAdam` instead of fastai's `Adam`);
+    frozen and unfrozen phases of `fine_tune` and for inference (`get_preds` on the validation set), for up to three
+    pipelines: the book's (fastai's `Resize` and `aug_transforms(min_scale=0.75)`, two resamplings, every file decoded
+    every epoch, fastai's `Adam`), petlesson's default (the same transforms and output, computed by lesson 01's
+    `fast_tfms`; images decoded once by `ImageCache`; the optimiser step by `FusedAdam`), and `one-pass` (the default
+    with the crop folded into the affine step, which trains differently: see lesson 01);
   * the ratio end-to-end / bound for each;
   * where a training batch's time goes (item loading + collation, batch transforms, model step);
   * the wall time of one `petlesson --epochs 1` run (skip with --no-cli).
@@ -110,9 +111,9 @@ def breakdown(learn, steps):
     return t_items, t_batch
 
 PIPELINES = {   # name: (arguments to `pets_dataloaders`, arguments to `pets_learner`)
-    # the book's: aug_transforms(min_scale=0.75), two resamplings; every file decoded every epoch; fastai's Adam
-    'book': (dict(one_pass=False, cache_mb=0), dict(opt_func=Adam)),
-    # petlesson's defaults: the book's transforms, images decoded once (ImageCache), FusedAdam
+    # the book's: fastai's Resize and aug_transforms(min_scale=0.75), two resamplings; every file decoded every epoch; fastai's Adam
+    'book': (dict(one_pass=False, cache_mb=0, fast=False), dict(opt_func=Adam)),
+    # petlesson's defaults: the book's transforms and output by `fast_tfms`, images decoded once (ImageCache), FusedAdam
     'petlesson': (dict(), dict()),
     # petlesson's defaults with the crop folded into the affine step (one resampling): faster, but see lesson 01
     'one-pass': (dict(one_pass=True), dict()),

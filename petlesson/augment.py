@@ -6,7 +6,7 @@ Docs: https://petlesson.github.io/petlesson/presizing.html.md"""
 
 # %% ../nbs/01_presizing.ipynb #58c8edc3
 from __future__ import annotations
-import math, os, random, time, warnings
+import copy, functools, math, os, random, time, warnings
 from dataclasses import dataclass, fields
 from functools import partial
 from pathlib import Path
@@ -19,8 +19,10 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
 warnings.filterwarnings('ignore', message='.*torch.jit.script.*deprecated')
-from fastai.vision.augment import AffineCoordTfm, PadMode, aug_transforms
-from fastai.vision.core import load_image
+from fastcore.foundation import L
+from fastai.vision.augment import (AffineCoordTfm, PadMode, aug_transforms, Flip, Dihedral, Rotate, Zoom, Warp, RandomResizedCropGPU,
+                                   Resize, ResizeMethod, find_coeffs, _WarpCoord, _grid_sample)
+from fastai.vision.core import load_image, TensorImage, PILMask
 
 # %% auto #0
 __all__ = ['IMAGE_ORDER', 'image_tensor', 'AugDraw', 'random_draws', 'identity_grid', 'step_coords', 'composite_grid',
@@ -28,7 +30,8 @@ __all__ = ['IMAGE_ORDER', 'image_tensor', 'AugDraw', 'random_draws', 'identity_g
            'presize_batch', 'naive_batch', 'presize_pipeline', 'naive_pipeline', 'gaussian_blur',
            'source_pixels_per_output_pixel', 'reference_batch', 'psnr', 'ssim', 'fastai_batch_tfms', 'run_fastai_tfms',
            'count_resamplings', 'fastai_batch', 'fastai_pipeline', 'PipelineComparison', 'presize_vs_naive', 'crop_mat',
-           'AffineCrop', 'one_pass_aug_transforms', 'ImageCache']
+           'AffineCrop', 'one_pass_aug_transforms', 'ImageCache', 'homography_grid', 'FastAffineCoordTfm',
+           'FastRandomResizedCropGPU', 'FastResize', 'fast_tfms']
 
 # %% ../nbs/01_presizing.ipynb #b5d918a7
 def _pil_to_array(im, background):
@@ -614,3 +617,90 @@ class ImageCache:
         if self.nbytes - old + a.nbytes <= self.max_mb * 2**20:
             self.images[str(item)], self.nbytes = (stamp, a), self.nbytes - old + a.nbytes
         return a
+
+# %% ../nbs/01_presizing.ipynb #24e6e53b
+@functools.lru_cache(maxsize=32)
+def _axis(n:int, align_corners:bool, dtype, device):
+    "Where `F.affine_grid` puts the centres of `n` pixels along one axis, in grid_sample's [-1, 1] coordinates"
+    a = torch.linspace(-1, 1, n, dtype=dtype, device=device)
+    return a if align_corners else a * (n - 1) / n
+
+def homography_grid(h:torch.Tensor, # (B, 3, 3) matrices: output pixel (x, y, 1) is read from (X/Z, Y/Z), where (X, Y, Z) = h @ (x, y, 1)
+                    size:tuple, # Output (height, width)
+                    align_corners:bool=True # As for `F.affine_grid`
+                   )->torch.Tensor:
+    "The (B, H, W, 2) sampling grid of a projective map, built row by column without a grid of base points"
+    h = h.as_subclass(torch.Tensor)
+    (hh, ww), g = size, h.reshape(-1, 9, 1, 1)
+    xs = _axis(ww, align_corners, h.dtype, h.device)
+    ys = _axis(hh, align_corners, h.dtype, h.device)[:, None]
+    row = lambda i: g[:, i] * xs + (g[:, i + 1] * ys + g[:, i + 2])   # (B, 1, W) + (B, H, 1): one pass over (B, H, W)
+    inv_z = torch.reciprocal(row(6))
+    grid = h.new_empty(len(h), hh, ww, 2)
+    torch.mul(row(0), inv_z, out=grid[..., 0])
+    torch.mul(row(3), inv_z, out=grid[..., 1])
+    return grid
+
+def _z_keeps_sign(h):
+    "Whether Z = h[2] @ (x, y, 1) is nonzero all over the square [-1, 1]^2, for every matrix (Z is linear: the corners decide)"
+    corners = torch.tensor([[-1., -1, 1], [-1, 1, 1], [1, -1, 1], [1, 1, 1]], dtype=h.dtype, device=h.device)
+    z = h[:, 2] @ corners.T
+    return bool(((z > 0).all(1) | (z < 0).all(1)).all())
+
+def _resample(x, grid, mode, pad_mode, align_corners):
+    "fastai's `_grid_sample`, without the min/max it takes to decide on an anti-aliasing shrink that this size rules out"
+    shrink = min(x.shape[-2] / grid.shape[-3], x.shape[-1] / grid.shape[-2]) / 2
+    if mode == 'bilinear' and shrink > 1: return _grid_sample(x, grid, mode=mode, padding_mode=pad_mode, align_corners=align_corners)
+    return F.grid_sample(x, grid, mode=mode, padding_mode=pad_mode, align_corners=align_corners)
+
+class FastAffineCoordTfm(AffineCoordTfm):
+    "fastai's affine step (flip, rotation, zoom, perspective warp) with the same draws and output, its grid built as one homography"
+    def encodes(self, x:TensorImage):
+        warps = [] if self.split_idx else list(self.coord_fs)   # fastai skips the coordinate transforms on the validation set
+        if any(type(w) is not _WarpCoord for w in warps): return self._encode(x, self.mode)
+        m = self.mat.as_subclass(torch.Tensor)
+        h = torch.cat([m, m.new_tensor([0., 0, 1]).expand(len(m), 1, 3)], 1)
+        for w in warps:   # a perspective warp after an affine map is one projective map: multiply the 3x3 matrices first
+            c = find_coeffs(w.orig_pts, w.targ_pts).as_subclass(torch.Tensor)
+            h = torch.cat([c, torch.ones_like(c[:, :1])], 1).view(-1, 3, 3) @ h
+        if warps and not _z_keeps_sign(h): return self._encode(x, self.mode)   # a pixel maps to infinity: fastai's own path
+        sz = self.size
+        size = tuple(x.shape[-2:]) if sz is None else (sz, sz) if isinstance(sz, int) else tuple(sz)
+        return TensorImage(_resample(x, homography_grid(h, size, self.align_corners), self.mode, self.pad_mode, self.align_corners))
+
+@functools.lru_cache(maxsize=8)
+def _unit_grid(size, dtype, device):
+    return homography_grid(torch.eye(3, dtype=dtype, device=device)[None], size, align_corners=True)
+
+class FastRandomResizedCropGPU(RandomResizedCropGPU):
+    "fastai's `RandomResizedCropGPU` with the same draws and output; its (identity) grid is built once per size, not per batch"
+    def encodes(self, x:TensorImage):
+        (t, l), (h, w) = self.tl, self.cp_size
+        x = x[..., t:t + h, l:l + w]
+        grid = _unit_grid(tuple(self.size), x.dtype, x.device).expand(x.shape[0], -1, -1, -1)
+        return TensorImage(_resample(x, grid, self.mode, PadMode.Reflection, True))
+
+class FastResize(Resize):
+    "fastai's `Resize` with the same draws and output, without the no-op padding (a round trip through NumPy) it adds when a crop reaches the image's edge"
+    def encodes(self, x:Image.Image):
+        if self.method != ResizeMethod.Crop: return super().encodes(x)
+        (w, h), (sw, sh) = x.size, self.size
+        m = min(w / sw, h / sh)   # the arithmetic of `Resize.encodes`, so the window is the same to the pixel
+        cw, ch = int(m * sw), int(m * sh)
+        l, t = int(self.pcts[0] * (w - cw)), int(self.pcts[1] * (h - ch))
+        if min(l, t) < 0 or l + cw > w or t + ch > h: return super().encodes(x)
+        mode = self.mode_mask if isinstance(x, PILMask) else self.mode
+        return x.crop((l, t, l + cw, t + ch)).resize(self.size, mode)
+
+_FAST = {**{c: FastAffineCoordTfm for c in (AffineCoordTfm, Flip, Dihedral, Rotate, Zoom, Warp, AffineCrop)},
+         RandomResizedCropGPU: FastRandomResizedCropGPU, Resize: FastResize}
+
+def fast_tfms(tfms:list # Item or batch transforms, e.g. from `aug_transforms`
+             )->list:
+    "`tfms` with fastai's affine step, `RandomResizedCropGPU` and `Resize` swapped for their fast versions (same draws, same output)"
+    def swap(t):
+        if type(t) not in _FAST: return t   # anything else, subclasses included, is left as it is
+        new = copy.copy(t)                  # every setting and composed function kept; only the class, so the encoder, changes
+        new.__class__ = _FAST[type(t)]
+        return new
+    return [swap(t) for t in L(tfms)]

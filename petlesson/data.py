@@ -22,7 +22,7 @@ from fastai.data.block import DataBlock, CategoryBlock
 from fastai.vision.data import ImageBlock
 from fastai.vision.augment import Resize, aug_transforms
 from fastai.torch_core import set_seed
-from .augment import ImageCache, one_pass_aug_transforms
+from .augment import ImageCache, one_pass_aug_transforms, fast_tfms
 
 # %% auto #0
 __all__ = ['CAT_BREEDS', 'DOG_BREEDS', 'BREEDS', 'DATA_ENV', 'CACHE_ENV', 'SAMPLE_VERSION', 'PET_RE', 'DEFAULT_SIZES',
@@ -327,15 +327,18 @@ def pets_datablock(presize:int=460, # Size of the item-level `Resize` (the large
                    seed:int=42, # Seed of the random split
                    one_pass:bool=False, # Fold the random crop into the affine step, one resampling per batch (lesson 01); False: the book's `aug_transforms`
                    cache_mb:float=1024, # Memory for an `ImageCache` that decodes and shrinks each image once (lesson 01); 0: open every file every epoch
+                   fast:bool=True, # Lesson 01's `fast_tfms`: the same transforms and output with less arithmetic; False: fastai's own classes
                    **aug_kwargs # Further arguments to `aug_transforms`
                   )->DataBlock:
     "The chapter's `DataBlock`: images labelled by `pet_label`, random split, presizing transforms"
     if not 0 < size <= presize: raise ValueError(f"Presizing needs 0 < size <= presize, got size={size}, presize={presize}")
     augment = one_pass_aug_transforms if one_pass else aug_transforms
+    item_tfms, batch_tfms = [Resize(presize)], augment(size=size, min_scale=min_scale, **aug_kwargs)
+    if fast: item_tfms, batch_tfms = fast_tfms(item_tfms), fast_tfms(batch_tfms)
     return DataBlock(blocks=(ImageBlock, CategoryBlock), get_items=get_image_files,
                      get_x=ImageCache(presize, cache_mb) if cache_mb else None,
                      splitter=RandomSplitter(valid_pct, seed=seed), get_y=pet_label,
-                     item_tfms=Resize(presize), batch_tfms=augment(size=size, min_scale=min_scale, **aug_kwargs))
+                     item_tfms=item_tfms, batch_tfms=batch_tfms)
 
 # %% ../nbs/00_data.ipynb #9f86a622
 def pets_dataloaders(source:str|Path|None=None, # As for `get_pets`
@@ -348,6 +351,7 @@ def pets_dataloaders(source:str|Path|None=None, # As for `get_pets`
                      num_workers:int=0, # Worker processes for loading; 0 loads in the main process
                      one_pass:bool=False, # As for `pets_datablock`: one resampling per batch (lesson 01); False: the book's `aug_transforms`
                      cache_mb:float=1024, # As for `pets_datablock`: memory for decoded images; 0: no cache
+                     fast:bool=True, # As for `pets_datablock`: fast versions of fastai's transforms, same output; False: fastai's own
                      **kwargs # Further arguments to `DataBlock.dataloaders`
                     ):
     "Seeded `DataLoaders` for the pets dataset from `source`, with presizing"
@@ -355,5 +359,6 @@ def pets_dataloaders(source:str|Path|None=None, # As for `get_pets`
     d_presize, d_size = default_sizes(source)
     presize, size = presize or d_presize, size or d_size
     set_seed(seed, reproducible=True)
-    dblock = pets_datablock(presize, size, min_scale=min_scale, valid_pct=valid_pct, seed=seed, one_pass=one_pass, cache_mb=cache_mb)
+    dblock = pets_datablock(presize, size, min_scale=min_scale, valid_pct=valid_pct, seed=seed, one_pass=one_pass,
+                            cache_mb=cache_mb, fast=fast)
     return dblock.dataloaders(path/'images', bs=bs, num_workers=num_workers, **kwargs)

@@ -170,7 +170,7 @@ def pets_learner(dls, # The pets `DataLoaders` (normalisation is set here to sui
     return learn
 
 # %% ../nbs/02_first_model.ipynb #d4f62c1f
-LEARNER_VERSION = 3   # raise when the training recipe changes, so cached weights are not reused
+LEARNER_VERSION = 4   # raise when the training recipe changes, so cached weights are not reused
 
 class EpochTable(Callback):
     "Keep every row of the epoch table fastai prints, across the two `fit` calls of `fine_tune`"

@@ -62,3 +62,51 @@ def test_one_pass_quality_bench_prints_both_errors(root):
     book, one, diff = (float(v) for v in row.split()[1:4])
     assert 0 <= book <= 1 and 0 <= one <= 1 and abs(one - book - diff) < 1e-3, row
     assert 'mean difference (one pass - book)' in r.stdout and 'n/a (one seed)' in r.stdout
+
+def test_fast_tfms_give_fastais_batches_through_a_dataloader():
+    "With the same seed, the default (fast) pipeline and fastai's own classes give the same training and validation batches"
+    import torch
+    from fastai.torch_core import set_seed
+    from petlesson.data import pets_dataloaders
+    fast, slow = pets_dataloaders('sample', bs=16), pets_dataloaders('sample', bs=16, fast=False)
+    for dl_fast, dl_slow, eps in ((fast.train, slow.train, 1e-3), (fast.valid, slow.valid, 0)):
+        set_seed(3); xf, yf = next(iter(dl_fast))
+        set_seed(3); xs, ys = next(iter(dl_slow))
+        assert torch.equal(yf, ys) and xf.shape == xs.shape
+        assert (xf - xs).abs().max() <= eps
+
+def test_fast_tfms_at_other_sizes():
+    "Non-square output (the grid's axes in the right order), the book's 460 -> 224 where fastai's anti-aliasing shrink fires, lighting off"
+    import torch
+    from fastai.torch_core import TensorImage, set_seed
+    from fastai.vision.augment import aug_transforms
+    from petlesson.augment import fast_tfms, one_pass_aug_transforms, FastAffineCoordTfm
+    cases = [(aug_transforms(size=(96, 128), min_scale=1.), (64, 3, 150, 170)),
+             (one_pass_aug_transforms(224, min_scale=0.75), (4, 3, 460, 460)),
+             (aug_transforms(size=224, min_scale=0.75, max_warp=0., max_lighting=0.), (4, 3, 460, 460))]
+    for tfms, shape in cases:
+        fast = fast_tfms(tfms)
+        assert any(type(t) is FastAffineCoordTfm for t in fast)
+        x = TensorImage(torch.rand(*shape))
+        for seed in range(3):
+            outs = []
+            for pipeline in (tfms, fast):
+                set_seed(seed); y = x
+                for t in pipeline: y = t(y, split_idx=0)
+                outs.append(y)
+            assert outs[0].shape == outs[1].shape and (outs[0] - outs[1]).abs().max() < 1e-4, (shape, seed)
+
+def test_training_bench_prints_ratios_for_both_pipelines(root):
+    "A tiny run of bench/training.py: the bound, each pipeline's throughput and ratio, and the per-batch breakdown"
+    r = subprocess.run([sys.executable, str(root/'bench'/'training.py'), '--steps', '2', '--repeats', '1', '--no-cli',
+                        '--pipelines', 'book', 'petlesson'], capture_output=True, text=True, timeout=900,
+                       env={**os.environ, 'PYTHONPATH': str(root), 'MPLBACKEND': 'Agg'})
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = [l.split() for l in r.stdout.splitlines() if l.split()[:1] in (['frozen'], ['unfrozen'], ['inference'])]
+    assert len(rows) == 6, r.stdout   # three phases, in images per wall second and per CPU second
+    for row in rows:
+        bound, book, book_ratio, ours, our_ratio = row[1:]
+        assert float(bound) > 0 and float(book) > 0 and float(ours) > 0, row
+        assert abs(float(ours) / float(bound) - float(our_ratio.rstrip('%')) / 100) < 0.01, row
+    for name in ('book', 'petlesson'):
+        assert any(l.split()[:1] == [name] and 'batch transforms' in l for l in r.stdout.splitlines()), r.stdout
