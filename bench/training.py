@@ -12,8 +12,10 @@ Prints, for the offline backbone (EfficientNet-Lite0) at the data source's image
   * the ratio end-to-end / bound for each;
   * where a training batch's time goes (item loading + collation, batch transforms, model step);
   * the wall time of one `petlesson --epochs 1` run (skip with --no-cli).
+`pets_learner` switches glibc's malloc to keep freed memory (lesson 02); --default-malloc measures without that, for
+the bound and every pipeline alike (the setting is the process's).
 
-Usage: python bench/training.py [--data sample] [--bs 32] [--steps 10] [--repeats 3] [--pipelines book petlesson] [--no-cli]
+Usage: python bench/training.py [--data sample] [--bs 32] [--steps 10] [--repeats 3] [--pipelines book petlesson] [--no-cli] [--default-malloc]
 The machine is shared: the load average is printed next to the results, the measurements take turns, and each
 figure is the best of --repeats runs. The image cache is filled before timing (its first pass is printed): the
 throughputs are those of the second and later epochs.
@@ -25,7 +27,7 @@ warnings.filterwarnings('ignore')
 import torch
 from fastai.callback.core import Callback, CancelTrainException, CancelValidException
 from petlesson.data import pets_dataloaders, default_sizes
-from petlesson.learner import pets_learner, ChannelsLastInputs, _fused_available
+from petlesson.learner import pets_learner, ChannelsLastInputs, keep_freed_memory, _fused_available
 from fastai.callback.progress import ProgressCallback
 from fastai.optimizer import Adam
 
@@ -135,6 +137,8 @@ def main(argv=None):
     p.add_argument('--pipelines', nargs='*', default=list(PIPELINES), choices=list(PIPELINES), help="data pipelines to compare")
     p.add_argument('--contiguous', action='store_true', help="measure the default memory format (the 'before' of channels-last)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: PyTorch's choice)")
+    p.add_argument("--default-malloc", action="store_true",
+                   help="leave glibc's malloc as it is (the 'before' of `keep_freed_memory`, which `pets_learner` otherwise calls)")
     a = p.parse_args(argv)
     if a.threads: torch.set_num_threads(a.threads)
     size = default_sizes(a.data)[1]
@@ -143,12 +147,13 @@ def main(argv=None):
     learners = {}
     for name in a.pipelines:
         dls = pets_dataloaders(a.data, bs=a.bs, num_workers=a.num_workers, **PIPELINES[name][0])
-        learn = learners[name] = pets_learner(dls, **PIPELINES[name][1])
+        learn = learners[name] = pets_learner(dls, keep_memory=not a.default_malloc, **PIPELINES[name][1])
         learn.model.to(memory_format=torch.contiguous_format if a.contiguous else torch.channels_last)
         if a.contiguous: learn.remove_cb(ChannelsLastInputs)
         learn.remove_cb(ProgressCallback)
     fmt = 'contiguous' if a.contiguous else 'channels_last'
-    print(f"data + learners built in {time.perf_counter()-t:.1f} s; {len(dls.train_ds)} training images, bs {a.bs}, {size} px, {fmt} model")
+    malloc = 'default malloc' if a.default_malloc else f"malloc keeping freed memory: {keep_freed_memory()}"
+    print(f"data + learners built in {time.perf_counter()-t:.1f} s; {len(dls.train_ds)} training images, bs {a.bs}, {size} px, {fmt} model, {malloc}")
     for name, learn in learners.items():
         if PIPELINES[name][0].get('cache_mb', 1): print(f"{name}: first pass over the training items (fills the image cache): {fill_cache(learn.dls.train):.1f} s")
     learn = next(iter(learners.values()))   # the bound is the model's alone: any of the (identical) learners will do

@@ -6,7 +6,7 @@ Docs: https://petlesson.github.io/petlesson/first_model.html.md"""
 
 # %% ../nbs/02_first_model.ipynb #7eb567fe
 from __future__ import annotations
-import os, json, hashlib, functools, tempfile, contextlib, warnings
+import os, json, hashlib, functools, tempfile, contextlib, ctypes, ctypes.util, platform, warnings
 warnings.filterwarnings('ignore', message='.*torch.jit.script.*deprecated')
 from collections import OrderedDict
 from pathlib import Path
@@ -25,9 +25,10 @@ from .data import (cache_dir, data_source, default_sizes, get_pets, pets_dataloa
 
 # %% auto #0
 __all__ = ['OFFLINE_ARCH', 'OFFLINE_STATS', 'BACKBONES', 'LEARNER_VERSION', 'atomic_save', 'offline_weights_path',
-           'offline_imagenet_model', 'set_normalization', 'FusedAdam', 'ChannelsLastInputs', 'WeightsDownloadError',
-           'fetch_resnet_weights', 'pets_learner', 'EpochTable', 'default_backbone', 'learner_cache_path',
-           'trained_pets_learner', 'breed_order', 'breed_confusion', 'plot_breed_confusion', 'species_confusion']
+           'offline_imagenet_model', 'set_normalization', 'FusedAdam', 'keep_freed_memory', 'ChannelsLastInputs',
+           'WeightsDownloadError', 'fetch_resnet_weights', 'pets_learner', 'EpochTable', 'default_backbone',
+           'learner_cache_path', 'trained_pets_learner', 'breed_order', 'breed_confusion', 'plot_breed_confusion',
+           'species_confusion']
 
 # %% ../nbs/02_first_model.ipynb #a39a4a7b
 OFFLINE_ARCH = 'tf_efficientnet_lite0'   # timm's name for EfficientNet-Lite0
@@ -121,6 +122,19 @@ class FusedAdam(Optimizer):
         "Drop the gradients (`p.grad = None`, PyTorch's default) instead of zeroing them: the next backward pass then writes them instead of adding to zeros"
         for p, *_ in self.all_params(with_grad=True): p.grad = None
 
+# %% ../nbs/02_first_model.ipynb #84630a4d
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4   # glibc's `mallopt` parameters (malloc.h)
+
+def keep_freed_memory(trim_mb:int=1024 # Freed memory malloc may keep at the top of its heap before it gives any back to the system
+                     )->bool:
+    "Ask glibc's malloc to serve large blocks from its heap and keep freed memory for reuse (process-wide); False where the C library is not glibc"
+    if not 0 <= trim_mb < 2048: raise ValueError(f"trim_mb must be between 0 and 2047 (mallopt takes a C int of bytes), got {trim_mb}")
+    if platform.libc_ver()[0] != 'glibc': return False   # macOS, Windows, musl: their allocators have no such switches
+    try: mallopt = ctypes.CDLL(ctypes.util.find_library('c')).mallopt
+    except (OSError, AttributeError, TypeError): return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return mallopt(_M_MMAP_MAX, 0) == 1 and mallopt(_M_TRIM_THRESHOLD, trim_mb * 2**20) == 1
+
 # %% ../nbs/02_first_model.ipynb #25012c0d
 class ChannelsLastInputs(Callback):
     "Keep the model and every batch of images in channels-last memory format, which CPU convolutions run fastest in"
@@ -153,6 +167,7 @@ def pets_learner(dls, # The pets `DataLoaders` (normalisation is set here to sui
                  pretrained:bool=True, # Start from ImageNet weights; False trains the same architecture from scratch
                  metrics=error_rate, # Metrics shown in the epoch table
                  opt_func=None, # Optimiser; None: `FusedAdam`, fastai's `Adam` computed by PyTorch's fused kernel (see "Speed" below)
+                 keep_memory:bool=True, # On the CPU, let malloc keep freed memory for the next step (`keep_freed_memory`, process-wide; see "Speed" below)
                  **kwargs # Further arguments to `vision_learner`
                 )->Learner:
     "A `vision_learner` for the pets with an ImageNet backbone: EfficientNet-Lite0 offline, or the book's ResNet-34"
@@ -166,7 +181,9 @@ def pets_learner(dls, # The pets `DataLoaders` (normalisation is set here to sui
         set_normalization(dls, OFFLINE_STATS)
         kw = dict(pretrained_cfg_overlay=dict(file=str(offline_weights_path()))) if pretrained else {}
         learn = vision_learner(dls, OFFLINE_ARCH, normalize=False, pretrained=pretrained, metrics=metrics, opt_func=opt_func, **kw, **kwargs)
-    if dls.device.type == 'cpu': learn.add_cb(ChannelsLastInputs())   # see "Speed" below
+    if dls.device.type == 'cpu':   # see "Speed" below
+        learn.add_cb(ChannelsLastInputs())
+        if keep_memory: keep_freed_memory()
     return learn
 
 # %% ../nbs/02_first_model.ipynb #d4f62c1f

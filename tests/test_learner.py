@@ -56,3 +56,17 @@ def test_fused_adam_drops_gradients_and_trains_a_learner():
     with learn.no_bar(), learn.no_logging(): learn.fit(3, 1e-2)
     assert learn.validate()[0] < before
     assert isinstance(learn.opt, FusedAdam) and all(p.grad is None for p in learn.model.parameters())
+
+def test_keep_freed_memory_switches_glibc_and_pets_learner_asks_for_it(monkeypatch):
+    "On glibc the switch takes; it rejects a threshold mallopt cannot hold; pets_learner calls it on the CPU unless told not to"
+    import platform, pytest
+    import petlesson.learner as L
+    from petlesson.data import pets_dataloaders
+    assert L.keep_freed_memory() == (platform.libc_ver()[0] == 'glibc')
+    with pytest.raises(ValueError, match='trim_mb must be between 0 and 2047'): L.keep_freed_memory(2048)
+    calls = []
+    monkeypatch.setattr(L, 'keep_freed_memory', lambda *a: calls.append(a) or True)
+    dls = pets_dataloaders('sample', bs=8)
+    L.pets_learner(dls, pretrained=False)
+    L.pets_learner(dls, pretrained=False, keep_memory=False)
+    assert len(calls) == 1
