@@ -655,15 +655,20 @@ def _resample(x, grid, mode, pad_mode, align_corners):
 
 class FastAffineCoordTfm(AffineCoordTfm):
     "fastai's affine step (flip, rotation, zoom, perspective warp) with the same draws and output, its grid built as one homography"
-    def encodes(self, x:TensorImage):
+    def homography(self)->torch.Tensor|None:
+        "The current draw as (B, 3, 3) projective matrices, or None if a coordinate transform is not a perspective warp"
         warps = [] if self.split_idx else list(self.coord_fs)   # fastai skips the coordinate transforms on the validation set
-        if any(type(w) is not _WarpCoord for w in warps): return self._encode(x, self.mode)
+        if any(type(w) is not _WarpCoord for w in warps): return None
         m = self.mat.as_subclass(torch.Tensor)
         h = torch.cat([m, m.new_tensor([0., 0, 1]).expand(len(m), 1, 3)], 1)
         for w in warps:   # a perspective warp after an affine map is one projective map: multiply the 3x3 matrices first
             c = find_coeffs(w.orig_pts, w.targ_pts).as_subclass(torch.Tensor)
             h = torch.cat([c, torch.ones_like(c[:, :1])], 1).view(-1, 3, 3) @ h
-        if warps and not _z_keeps_sign(h): return self._encode(x, self.mode)   # a pixel maps to infinity: fastai's own path
+        return h
+
+    def encodes(self, x:TensorImage):
+        h = self.homography()
+        if h is None or not _z_keeps_sign(h): return self._encode(x, self.mode)   # another coordinate map, or a pixel maps to infinity
         sz = self.size
         size = tuple(x.shape[-2:]) if sz is None else (sz, sz) if isinstance(sz, int) else tuple(sz)
         return TensorImage(_resample(x, homography_grid(h, size, self.align_corners), self.mode, self.pad_mode, self.align_corners))
