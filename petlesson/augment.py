@@ -669,8 +669,7 @@ class FastAffineCoordTfm(AffineCoordTfm):
     def encodes(self, x:TensorImage):
         h = self.homography()
         if h is None or not _z_keeps_sign(h): return self._encode(x, self.mode)   # another coordinate map, or a pixel maps to infinity
-        sz = self.size
-        size = tuple(x.shape[-2:]) if sz is None else (sz, sz) if isinstance(sz, int) else tuple(sz)
+        size = self.cp_size or tuple(x.shape[-2:])   # `AffineCoordTfm` keeps the output size as a tuple, or None for the input's
         return TensorImage(_resample(x, homography_grid(h, size, self.align_corners), self.mode, self.pad_mode, self.align_corners))
 
 @functools.lru_cache(maxsize=8)

@@ -110,3 +110,18 @@ def test_training_bench_prints_ratios_for_both_pipelines(root):
         assert abs(float(ours) / float(bound) - float(our_ratio.rstrip('%')) / 100) < 0.01, row
     for name in ('book', 'petlesson'):
         assert any(l.split()[:1] == [name] and 'batch transforms' in l for l in r.stdout.splitlines()), r.stdout
+
+def test_homography_grid_matches_affine_grid_and_a_direct_projection():
+    "An affine matrix gives `F.affine_grid`'s grid in both align_corners conventions; a projective one divides by Z per pixel"
+    import torch, torch.nn.functional as F
+    from petlesson.augment import homography_grid
+    torch.manual_seed(0)
+    h = torch.eye(3).repeat(4, 1, 1); h[:, :2] += 0.2 * torch.randn(4, 2, 3)
+    for align in (True, False):
+        ref = F.affine_grid(h[:, :2], (4, 1, 5, 7), align_corners=align)
+        assert torch.allclose(homography_grid(h, (5, 7), align), ref, atol=1e-6)
+    h[:, 2, :2] = 0.1 * torch.randn(4, 2)   # now projective: check one pixel by hand
+    g = homography_grid(h, (5, 7), True)
+    x, y = torch.linspace(-1, 1, 7)[3], torch.linspace(-1, 1, 5)[1]
+    X, Y, Z = h[2] @ torch.stack([x, y, torch.tensor(1.)])
+    assert torch.allclose(g[2, 1, 3], torch.stack([X / Z, Y / Z]), atol=1e-6)
