@@ -25,7 +25,7 @@ __all__ = ['OFFLINE_BACKBONES', 'OFFLINE_ARCH', 'OFFLINE_STATS', 'BACKBONES', 'S
            'breed_order', 'breed_confusion', 'plot_breed_confusion', 'species_confusion', 'atomic_save',
            'package_weights_file', 'offline_weights_path', 'offline_imagenet_model', 'set_normalization',
            'WeightsDownloadError', 'fetch_resnet_weights', 'pets_learner', 'small_data_learner', 'EpochTable',
-           'train_recipe', 'default_backbone', 'learner_cache_path', 'trained_pets_learner']
+           'train_recipe', 'default_backbone', 'recipe_settings', 'learner_cache_path', 'trained_pets_learner']
 
 # %% ../nbs/02_first_model.ipynb #db72a3a2
 def breed_order(vocab # The breeds the model predicts, in its own order
@@ -244,7 +244,11 @@ def _file_lock(path):
         finally:
             if fcntl: fcntl.flock(f, fcntl.LOCK_UN)
 
-def _settings(source=None, backbone=None, recipe='small_data', **overrides)->dict:
+def recipe_settings(source=None, # As for `get_pets`
+                    backbone:str|None=None, # As for `pets_learner`; None: `default_backbone(source)`
+                    recipe:str='small_data', # A name in `RECIPES`
+                    **overrides # Settings that replace the recipe's (None leaves the recipe's)
+                   )->dict:
     "Every setting of a training: the recipe's, then `overrides` that are not None, then the data source's sizes"
     if recipe not in RECIPES: raise ValueError(f"Unknown recipe {recipe!r}: choose one of {', '.join(RECIPES)}")
     s = dict(RECIPES[recipe], recipe=recipe, backbone=backbone or default_backbone(source), seed=42, pretrained=True, size=None, presize=None)
@@ -255,7 +259,7 @@ def _settings(source=None, backbone=None, recipe='small_data', **overrides)->dic
 
 def learner_cache_path(source=None, backbone=None, recipe='small_data', **overrides)->Path:
     "Where `trained_pets_learner` keeps the weights for these arguments (see it for their meaning)"
-    s = _settings(source, backbone, recipe, **overrides)
+    s = recipe_settings(source, backbone, recipe, **overrides)
     key = dict(s, data=_data_id(source), version=LEARNER_VERSION, libs=[torch.__version__, fastai.__version__, timm.__version__])
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     return cache_dir()/'learners'/f'{s["backbone"]}-{"pretrained" if s["pretrained"] else "scratch"}-{digest}.pth'
@@ -276,7 +280,7 @@ def trained_pets_learner(source=None, # As for `get_pets`
                          verbose:bool=True # Say where the weights came from
                         )->Learner:
     "A pets learner trained once with these settings and cached; `learn.epoch_table` holds its epoch table"
-    s = _settings(source, backbone, recipe, epochs=epochs, freeze_epochs=freeze_epochs, lr=lr, bs=bs, size=size,
+    s = recipe_settings(source, backbone, recipe, epochs=epochs, freeze_epochs=freeze_epochs, lr=lr, bs=bs, size=size,
                   presize=presize, seed=seed, pretrained=pretrained)
     if s['epochs'] < 0 or s['freeze_epochs'] < 0 or s['epochs'] + s['freeze_epochs'] == 0:
         raise ValueError(f"Need at least one epoch of training, got epochs={s['epochs']}, freeze_epochs={s['freeze_epochs']}")
