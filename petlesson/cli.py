@@ -7,14 +7,17 @@ Docs: https://petlesson.github.io/petlesson/cli.html.md"""
 # %% ../nbs/07_cli.ipynb #15deb856
 from __future__ import annotations
 import argparse, json, os, sys, time
+import contextlib, math, re
 from pathlib import Path
 from .data import (get_pets, data_source, pets_summary, check_images, default_sizes, PetsDownloadError,
                             DATA_ENV, DEFAULT_SIZES)
+from .data import writable_folder, cache_dir, CACHE_ENV
 
 # %% auto #0
-__all__ = ['format_summary', 'data_step', 'presize_for', 'train_step', 'pickled_globals', 'inference_dls', 'export_model',
-           'report_step', 'make_parser', 'main', 'open_image', 'load_model', 'predict_images', 'format_prediction',
-           'predict_files', 'predict_parser', 'predict_main', 'plot_prediction', 'breed_widget']
+__all__ = ['format_summary', 'data_step', 'presize_for', 'NonFiniteLossError', 'StopOnNonFiniteLoss', 'train_step',
+           'pickled_globals', 'inference_dls', 'export_model', 'report_step', 'make_parser', 'explain_error', 'main',
+           'open_image', 'load_model', 'predict_images', 'format_prediction', 'predict_files', 'predict_parser',
+           'predict_main', 'plot_prediction', 'breed_widget']
 
 # %% ../nbs/07_cli.ipynb #e0f0afbe
 def format_summary(root:Path, # The dataset root
@@ -33,15 +36,19 @@ def format_summary(root:Path, # The dataset root
                       f"({sp.get('cat', 0)} cats, {sp.get('dog', 0)} dogs) among {summary['n_files']} files in images/",
                       "Images per breed:", *rows, "Check:", str(report)])
 
-def data_step(source=None # As for `get_pets`
+def data_step(source=None, # As for `get_pets`
+              seed:int|None=42 # Seed of the training split, which `check_images` checks every breed against; None: skip that check
              )->tuple:
     "Get the data for `source`, print its summary and check; return (root, summary, report)"
     root = get_pets(source)
-    summary, report = pets_summary(root), check_images(root)
+    summary, report = pets_summary(root), check_images(root, seed=seed)
     print(format_summary(root, summary, report), flush=True)
     return root, summary, report
 
 # %% ../nbs/07_cli.ipynb #61831651
+import torch
+from fastai.callback.core import Callback
+from fastai.torch_core import defaults
 from .learner import (trained_pets_learner, default_backbone, WeightsDownloadError, BACKBONES,
                                breed_confusion, plot_breed_confusion, species_confusion)
 
@@ -52,6 +59,29 @@ def presize_for(source, # As for `get_pets`
     d_presize, d_size = default_sizes(source)
     if size is None: return d_presize, d_size
     return max(d_presize, round(size * d_presize / d_size)), size
+
+class NonFiniteLossError(RuntimeError):
+    "Training produced a NaN or infinite loss"
+    def __init__(self, why:str # What happened and what to do, in one sentence
+                ): super().__init__(why); self.why = why
+    def __str__(self): return self.why   # fastai prefixes the name of the callback that raised; the learner needs only the sentence
+
+class StopOnNonFiniteLoss(Callback):
+    "Stop training with a `NonFiniteLossError` at the first training batch whose loss is NaN or infinite"
+    order = -9   # where fastai's `TerminateOnNaNCallback` sits; that one stops as quietly as if training had finished
+    def after_batch(self):
+        if self.training and not torch.isfinite(self.learn.loss).all():
+            raise NonFiniteLossError(
+                f"Training stopped at epoch {self.epoch + 1}, batch {self.iter + 1}: the loss became {self.learn.loss.detach().float().mean().item()}, so the "
+                f"weights are no longer numbers; the learning rate ({self.opt.hypers[-1]['lr']:g}) is probably too high: try a smaller --lr.")
+
+@contextlib.contextmanager
+def _every_learner_with(*cbs):
+    "Add callback classes to fastai's `defaults.callbacks` inside the block, so that every `Learner` built there has them"
+    old = defaults.callbacks
+    defaults.callbacks = [*old, *cbs]
+    try: yield
+    finally: defaults.callbacks = old
 
 def train_step(source=None, # As for `get_pets`
                backbone:str|None=None, # As for `pets_learner`; None: ResNet-34 on 'full' when it can be downloaded, else EfficientNet-Lite0
@@ -67,11 +97,12 @@ def train_step(source=None, # As for `get_pets`
     kw = dict(epochs=epochs, size=size, presize=presize, bs=bs, lr=lr, seed=seed, cache=cache)
     chosen = backbone or default_backbone(source)
     print(f"\nTraining: {chosen}, {epochs} epoch(s) after 1 frozen, {size} px (presize {presize}), bs {bs}, lr {lr}, seed {seed}", flush=True)
-    try: return trained_pets_learner(source, chosen, **kw)
-    except WeightsDownloadError as e:
-        if backbone is not None: raise
-        print(f"petlesson: warning: {e}\nCarrying on with the offline backbone efficientnet_lite0.", file=sys.stderr, flush=True)
-        return trained_pets_learner(source, 'efficientnet_lite0', **kw)
+    with _every_learner_with(StopOnNonFiniteLoss):   # a NaN loss stops the run with a message instead of training on
+        try: return trained_pets_learner(source, chosen, **kw)
+        except WeightsDownloadError as e:
+            if backbone is not None: raise
+            print(f"petlesson: warning: {e}\nCarrying on with the offline backbone efficientnet_lite0.", file=sys.stderr, flush=True)
+            return trained_pets_learner(source, 'efficientnet_lite0', **kw)
 
 # %% ../nbs/07_cli.ipynb #dad0ae05
 import io, base64, pickletools, tempfile, warnings, zipfile
@@ -146,6 +177,13 @@ def export_model(learn, # A trained pets learner
     return dest
 
 # %% ../nbs/07_cli.ipynb #9891718c
+def _json_safe(o):
+    "`o` with every NaN or infinite float replaced by None, so that `json.dumps(allow_nan=False)` writes strict JSON"
+    if isinstance(o, float): return o if math.isfinite(o) else None
+    if isinstance(o, dict): return {k: _json_safe(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)): return [_json_safe(v) for v in o]
+    return o
+
 def report_step(learn, # A trained pets learner (from `train_step`)
                 out:str|Path, # Output folder (created)
                 settings:dict|None=None, # What to record as the run's settings in metrics.json
@@ -177,23 +215,39 @@ def report_step(learn, # A trained pets learner (from `train_step`)
                    from_cache=bool(getattr(learn, 'from_cache', False)),
                    figures=dict(confusion_matrix='confusion_matrix.png', results='results.png'),
                    model=model.name, model_mib=round(model.stat().st_size / 2**20, 1))
-    (out/'metrics.json').write_text(json.dumps(metrics, indent=1))
+    (out/'metrics.json').write_text(json.dumps(_json_safe(metrics), indent=1, allow_nan=False))
     print(f"\nFinal error rate: {err:.4f} on {metrics['n_valid']} validation images "
-          f"(cat/dog mistaken: {metrics['species_error_rate']:.4f}; guessing: {36/37:.4f})")
+          f"(cat/dog mistaken: {metrics['species_error_rate']:.4f}; guessing: {1 - 1/len(learn.dls.vocab):.4f})")
     print("Most confused (actual -> predicted: count):")
     for a, p, n in confused: print(f"  {a} -> {p}: {n}")
     print(f"Saved metrics.json, confusion_matrix.png, results.png and {model.name} ({metrics['model_mib']} MiB) to {out}", flush=True)
     return metrics
 
 # %% ../nbs/07_cli.ipynb #4e745d61
-def _positive(kind):
+def _positive(kind, least=None, most=None, why_least:str='', why_most:str=''):
+    "An argparse `type`: a finite positive `kind`, at least `least` and at most `most`, and why those limits"
     def check(s):
         try: v = kind(s)
-        except ValueError: raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {s!r}")
+        except ValueError: raise argparse.ArgumentTypeError(f"expected {'an' if kind is int else 'a'} {kind.__name__}, got {s!r}")
+        if not math.isfinite(v): raise argparse.ArgumentTypeError(f"must be a finite number, got {s}")
         if not v > 0: raise argparse.ArgumentTypeError(f"must be positive, got {s}")
+        if least is not None and v < least: raise argparse.ArgumentTypeError(f"must be at least {least}{why_least}, got {s}")
+        if most is not None and v > most: raise argparse.ArgumentTypeError(f"must be at most {most:g}{why_most}, got {s}")
         return v
     check.__name__ = kind.__name__
     return check
+
+def _seed(s):
+    "An argparse `type`: a seed that Python, NumPy and PyTorch all accept"
+    try: v = int(s)
+    except ValueError: raise argparse.ArgumentTypeError(f"expected an int, got {s!r}")
+    if not 0 <= v < 2**32: raise argparse.ArgumentTypeError(f"must be between 0 and {2**32 - 1} (NumPy's limit), got {s}")
+    return v
+
+def _cores()->int:
+    "How many CPU cores this process may run on"
+    try: return len(os.sched_getaffinity(0))
+    except AttributeError: return os.cpu_count() or 1   # macOS and Windows have no affinity call
 
 def make_parser()->argparse.ArgumentParser:
     "The `petlesson` command's argument parser"
@@ -205,18 +259,47 @@ def make_parser()->argparse.ArgumentParser:
     p.add_argument('--backbone', choices=BACKBONES, default=None,
                    help="pretrained network (resnet34 and resnet50 are downloaded); default: resnet34 (the book's) for 'full' when it can be "
                         "downloaded, else efficientnet_lite0 (offline)")
-    p.add_argument('--epochs', type=_positive(int), default=2, help="unfrozen epochs of fine_tune, after one frozen epoch (default: 2)")
-    p.add_argument('--size', type=_positive(int), default=None, help="training image size in pixels (default: 128 on the sample, 224 otherwise)")
-    p.add_argument('--bs', type=_positive(int), default=32, help="batch size (default: 32)")
-    p.add_argument('--lr', type=_positive(float), default=2e-3, help="base learning rate of fine_tune (default: 0.002)")
-    p.add_argument('--seed', type=int, default=42, help="seed of the split, the initialisation and the training (default: 42)")
+    p.add_argument('--epochs', type=_positive(int, most=100), default=2, help="unfrozen epochs of fine_tune, after one frozen epoch (default: 2, at most 100)")
+    p.add_argument('--size', type=_positive(int, 32, 1024, why_least=' (the backbones shrink images 32 times)'), default=None,
+                   help="training image size in pixels, 32 to 1024 (default: 128 on the sample, 224 otherwise)")
+    p.add_argument('--bs', type=_positive(int, 2, 1024, why_least=': batch normalisation needs two or more images in a batch'), default=32,
+                   help="batch size, 2 to 1024 (default: 32)")
+    p.add_argument('--lr', type=_positive(float, most=1., why_most=': larger rates make the loss explode'), default=2e-3,
+                   help="base learning rate of fine_tune, at most 1 (default: 0.002)")
+    p.add_argument('--seed', type=_seed, default=42, help="seed of the split, the initialisation and the training (default: 42)")
     p.add_argument('--out', default='petlesson-out', metavar='DIR', help="folder for metrics.json and the figures (default: ./petlesson-out)")
     p.add_argument('--threads', type=_positive(int), default=None,
                    help="CPU threads for PyTorch (default: PyTorch's choice, one per core); on a machine shared with other "
-                        "jobs, 1 is often several times faster")
+                        "jobs, 1 is often several times faster; more than the machine's cores are cut to that number")
     p.add_argument('--cache', action='store_true', help="reuse trained weights cached by an earlier run or notebook with the same settings")
-    p.add_argument('--check-only', action='store_true', help="only get, summarise and check the data")
+    p.add_argument('--check-only', action='store_true', help="only get, summarise and check the data (exit status 1 if the check finds problems)")
     return p
+
+_LIBRARY_ERRORS = [   # (a library's message, as a regular expression; the sentence a learner needs, which may use its groups)
+    (r"Expected more than 1 value per channel", "A batch held a single image, and batch normalisation cannot train on one: use a --bs of 2 or more."),
+    (r"Label '(.+?)' was not included in the training dataset",
+     "No photo of the breed '{0}' is in the training split, so the model cannot learn it: add photos of that breed or choose another --seed."),
+    (r"out of memory|can't allocate memory|DefaultCPUAllocator", "Out of memory: use a smaller --bs or --size."),
+]
+_CLEAR = (FileNotFoundError, NotADirectoryError, PermissionError, ValueError, PetsDownloadError, WeightsDownloadError, NonFiniteLossError)
+
+def _explain_file_error(e:OSError, out)->str:
+    "A sentence for a failed file operation, naming the option or variable that chose the file's folder"
+    f = Path(e.filename).expanduser().absolute()
+    for folder, what in ((cache_dir(), CACHE_ENV), (out, '--out')):
+        if folder is not None and f.is_relative_to(Path(folder).expanduser().absolute()):
+            return f"{e.strerror}: {f}, in the folder that {what} chooses; fix that folder or choose another with {what}."
+    return f"{e.strerror}: {f}."
+
+def explain_error(e:BaseException, # An error raised while the command ran
+                  out:str|Path|None=None # The --out folder, to tell which option a failed file operation is about
+                 )->str|None:
+    "One sentence saying what went wrong and what to do, for an error a learner can act on; None for an error that is a bug"
+    text = str(e)
+    for pattern, sentence in _LIBRARY_ERRORS:
+        if m := re.search(pattern, text): return sentence.format(*m.groups())
+    if isinstance(e, OSError) and e.filename: return _explain_file_error(e, out)
+    return text if isinstance(e, _CLEAR) else None
 
 def main(argv:list|None=None # Arguments without the program name; default `sys.argv[1:]`
         )->int:
@@ -226,15 +309,19 @@ def main(argv:list|None=None # Arguments without the program name; default `sys.
     args = make_parser().parse_args(argv)
     if args.threads:
         import torch
+        if args.threads > (cores := _cores()):
+            print(f"petlesson: warning: --threads {args.threads} is more than the {cores} cores this machine gives the command; using {cores}.", file=sys.stderr)
+            args.threads = cores
         torch.set_num_threads(args.threads)
-    try:
-        root, summary, report = data_step(args.data)
-        if args.check_only: return 0
-        n_train = int(summary['n_images'] * 0.8)
+    try:   # every place the run writes to is checked before it starts, so that no finished training is lost
+        if not (args.check_only and isinstance(data_source(args.data), Path)): writable_folder(cache_dir(), CACHE_ENV)
+        if not args.check_only: writable_folder(args.out, '--out')
+        root, summary, report = data_step(args.data, args.seed)
+        for problem in report.problems: print(f"petlesson: error: {problem}", file=sys.stderr)
+        if args.check_only or not report.ok: return 0 if report.ok else 1
+        n_train = report.n_images - int(report.n_images * 0.2)
         if args.bs > n_train:
             raise ValueError(f"--bs {args.bs} is larger than the training set (about {n_train} images): no full batch to train on. Use a smaller --bs.")
-        if args.size is not None and args.size < 32:
-            raise ValueError(f"--size {args.size} is too small: the backbones shrink images 32 times. Use at least 32.")
         start = time.time()
         learn = train_step(args.data, args.backbone, args.epochs, args.size, args.bs, args.lr, args.seed, cache=args.cache)
         import torch
@@ -243,12 +330,13 @@ def main(argv:list|None=None # Arguments without the program name; default `sys.
         settings.update(data=str(data_source(args.data)), backbone=learn.backbone,
                         train_seconds=round(time.time() - start, 1))
         report_step(learn, args.out, settings)
-    except (FileNotFoundError, NotADirectoryError, ValueError, PetsDownloadError, WeightsDownloadError) as e:
-        print(f"petlesson: error: {e}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("petlesson: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:
+        if (why := explain_error(e, args.out)) is None: raise   # a bug: its traceback is what a bug report needs
+        print(f"petlesson: error: {why}", file=sys.stderr)
+        return 1
     return 0
 
 # %% ../nbs/07_cli.ipynb #3a3542f5

@@ -361,12 +361,16 @@ def fit_temperature(logits:Tensor, # (n, n_classes) validation logits (raw activ
     "The single temperature T minimising `cross_entropy(logits, targets, T)` (temperature scaling), by golden-section search on log T"
     _check_logits(logits); _check_targets(logits, targets, 'logits')
     if logits.ndim != 2 or len(logits) == 0: raise ValueError(f"`logits` must be a non-empty (n, n_classes) batch, got {tuple(logits.shape)}")
-    if not 0 < t_min < t_max: raise ValueError(f"Need 0 < t_min < t_max, got t_min={t_min}, t_max={t_max}")
+    if not torch.isfinite(logits).all(): raise ValueError("`logits` hold NaN or infinite values: no temperature can calibrate them; check the model that made them")
+    if not (math.isfinite(t_min) and math.isfinite(t_max) and 0 < t_min < t_max):
+        raise ValueError(f"Need finite 0 < t_min < t_max, got t_min={t_min}, t_max={t_max}")
+    if not (math.isfinite(tol) and tol > 0): raise ValueError(f"`tol` must be a positive number (the width in log T at which the search stops), got {tol}")
     x = logits.detach().double()
     f = lambda lt: cross_entropy(x, targets, math.exp(lt)).item()
     a, b, r = math.log(t_min), math.log(t_max), (math.sqrt(5) - 1) / 2
     c, d = b - r * (b - a), a + r * (b - a); fc, fd = f(c), f(d)
-    while b - a > tol:
+    for _ in range(200):   # each step keeps 0.618 of the bracket: 200 steps pass any float's precision, however small `tol` is
+        if b - a <= tol: break
         if fc <= fd: b, d, fd = d, c, fc; c = b - r * (b - a); fc = f(c)   # ties (a flat loss) move towards small T
         else: a, c, fc = c, d, fd; d = a + r * (b - a); fd = f(d)
     t = math.exp((a + b) / 2)

@@ -27,9 +27,9 @@ from .data import cache_dir
 from .learner import atomic_save
 
 # %% auto #0
-__all__ = ['FEATURES_VERSION', 'SUGGESTERS', 'frozen_features', 'head_learner', 'LRRangeTest', 'LRCurve', 'seed_learner',
-           'lr_range_test', 'suggest_minimum', 'suggest_steep', 'suggest_valley', 'suggest_slide', 'suggest_lrs',
-           'plot_lr_curve', 'LRGrid', 'train_at_lrs', 'draw_lr_explorer', 'lr_explorer']
+__all__ = ['FEATURES_VERSION', 'SUGGESTERS', 'MIN_POINTS', 'frozen_features', 'head_learner', 'LRRangeTest', 'LRCurve',
+           'seed_learner', 'lr_range_test', 'suggest_minimum', 'suggest_steep', 'suggest_valley', 'suggest_slide',
+           'suggest_lrs', 'plot_lr_curve', 'LRGrid', 'train_at_lrs', 'draw_lr_explorer', 'lr_explorer']
 
 # %% ../nbs/04_lr_find.ipynb #f7e7aedc
 FEATURES_VERSION = 2
@@ -194,7 +194,7 @@ def suggest_valley(lrs:np.ndarray, losses:np.ndarray # A trimmed curve
     end = int(np.argmax(run))
     start = end - run[end]
     third = (end - start)/3
-    i = start + int(third) + int(third/2)
+    i = max(0, start + int(third) + int(third/2))   # fastai's rule, which can give -1 (the last point) on a curve that only rises
     return float(lrs[i]), (float(lrs[i]), float(losses[i]))
 
 def suggest_slide(lrs:np.ndarray, losses:np.ndarray, # A trimmed curve
@@ -202,6 +202,7 @@ def suggest_slide(lrs:np.ndarray, losses:np.ndarray, # A trimmed curve
                   thresh:float=.005 # Slopes closer than this count as equal: the curve is flat there
                  )->tuple:
     "Slide a window leftwards from the end until its two slopes agree; suggest its left end"
+    if len(losses) <= width: raise ValueError(f"suggest_slide needs more than width={width} points, got {len(losses)}")
     slope = np.gradient(losses)
     right, left = len(losses)-1, len(losses)-1-width
     lr = lrs[left]
@@ -212,14 +213,25 @@ def suggest_slide(lrs:np.ndarray, losses:np.ndarray, # A trimmed curve
 
 SUGGESTERS = {'minimum': suggest_minimum, 'steep': suggest_steep, 'valley': suggest_valley, 'slide': suggest_slide}
 
+MIN_POINTS = {'minimum': 1, 'steep': 2, 'valley': 3, 'slide': 16}   # points of the trimmed curve each rule needs (slide: its window + 1)
+
 def suggest_lrs(curve:LRCurve, # Result of `lr_range_test`
-                names=tuple(SUGGESTERS) # Which rules to apply
+                names=tuple(SUGGESTERS) # Which rules to apply (one name, or several)
                )->dict:
-    "Every rule's suggestion for `curve`, as {name: (lr, (x, y) of the point to mark)}"
+    "Every rule's suggestion for `curve`, as {name: (lr, (x, y) of the point to mark)}; a rule the curve is too short for is left out, with a warning"
+    if not isinstance(curve, LRCurve): raise TypeError(f"suggest_lrs needs the LRCurve that lr_range_test returns, got {type(curve).__name__}")
+    names = (names,) if isinstance(names, str) else tuple(names)
     unknown = [n for n in names if n not in SUGGESTERS]
     if unknown: raise ValueError(f"Unknown rule(s) {unknown}; choose from {list(SUGGESTERS)}")
     lrs, losses = curve.trimmed()
-    return {n: SUGGESTERS[n](lrs, losses) for n in names}
+    usable = int(np.argmin(np.isfinite(losses))) if not np.isfinite(losses).all() else len(losses)   # an infinite loss ends the curve, as a NaN does
+    lrs, losses, out = lrs[:usable], losses[:usable], {}
+    for n in names:
+        if len(losses) < MIN_POINTS[n]:
+            warnings.warn(f"No '{n}' suggestion: that rule needs {MIN_POINTS[n]} points of the trimmed curve and this one has {len(losses)}; "
+                          "run the range test for more iterations (num_it), or with stop_div=False if it stopped early on divergence")
+        else: out[n] = SUGGESTERS[n](lrs, losses)
+    return out
 
 def plot_lr_curve(curve:LRCurve, # Result of `lr_range_test`
                   suggestions:dict|None=None, # Output of `suggest_lrs`, marked on the curve

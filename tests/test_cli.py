@@ -31,7 +31,7 @@ def test_bad_values_exit_non_zero():
         assert r.returncode == 2 and why in r.stderr, (args, r.stderr)
 
 def test_batch_larger_than_the_training_set(tmp_path):
-    r = run_petlesson('--data', 'sample', '--bs', '5000', '--out', str(tmp_path))
+    r = run_petlesson('--data', 'sample', '--bs', '1000', '--out', str(tmp_path))
     assert r.returncode == 1 and 'larger than the training set' in r.stderr and 'Traceback' not in r.stderr
 
 def test_resnet34_without_network_is_a_clear_error(tmp_path):
@@ -62,3 +62,13 @@ def test_format_summary_lists_every_breed_and_the_check():
     text = format_summary(root, summary, report)
     assert all(b in text for b in BREEDS)
     assert f"{summary['n_images']} images of 37 breeds" in text and 'no problems' in text
+
+def test_check_only_exit_status_says_whether_the_folder_can_train(tmp_path):
+    "Through the console script: 1 and one sentence per problem for a phone's folder, 0 for a good one"
+    from PIL import Image
+    for name, names in (('phone', [f'IMG_{i:04d}.jpg' for i in range(1, 7)]), ('pets', [f'{b}_{i}.jpg' for b in ('pug', 'beagle') for i in range(1, 4)])):
+        (tmp_path/name/'images').mkdir(parents=True)
+        for n in names: Image.new('RGB', (32, 32), (120, 90, 60)).save(tmp_path/name/'images'/n)
+    bad, good = (run_petlesson('--data', str(tmp_path/n), '--check-only') for n in ('phone', 'pets'))
+    assert bad.returncode == 1 and "petlesson: error: 6 image name(s) give no breed ('IMG'" in bad.stderr and 'Traceback' not in bad.stderr
+    assert good.returncode == 0 and 'no problems' in good.stdout, good.stderr
