@@ -11,15 +11,22 @@ import contextlib, math, re
 from pathlib import Path
 from .data import (get_pets, data_source, pets_summary, check_images, default_sizes, PetsDownloadError,
                             DATA_ENV, DEFAULT_SIZES)
-from .data import writable_folder, cache_dir, CACHE_ENV
+from .data import writable_folder, cache_dir, is_synthetic, CACHE_ENV
 
 # %% auto #0
-__all__ = ['format_summary', 'data_step', 'presize_for', 'NonFiniteLossError', 'StopOnNonFiniteLoss', 'train_step',
-           'pickled_globals', 'inference_dls', 'export_model', 'report_step', 'make_parser', 'explain_error', 'main',
-           'open_image', 'load_model', 'predict_images', 'format_prediction', 'predict_files', 'predict_parser',
-           'predict_main', 'plot_prediction', 'breed_widget']
+__all__ = ['describe_root', 'format_summary', 'data_step', 'presize_for', 'NonFiniteLossError', 'StopOnNonFiniteLoss',
+           'train_step', 'pickled_globals', 'inference_dls', 'export_model', 'report_step', 'make_parser',
+           'explain_error', 'main', 'open_image', 'load_model', 'predict_images', 'format_prediction', 'predict_files',
+           'predict_parser', 'predict_main', 'plot_prediction', 'breed_widget']
 
 # %% ../nbs/07_cli.ipynb #e0f0afbe
+def describe_root(root:Path # A dataset root, as `get_pets` returns
+                 )->str:
+    "How to name `root` to a reader: what it is, and where, without the cache's absolute path"
+    kind = 'synthetic sample' if is_synthetic(root) else 'photos'
+    try: return f"{kind}, {Path(root).resolve().relative_to(cache_dir().resolve())} in the petlesson cache (${CACHE_ENV})"
+    except ValueError: return f"{kind} in {root}"
+
 def format_summary(root:Path, # The dataset root
                    summary:dict, # What `pets_summary` returns
                    report # What `check_images` returns
@@ -31,7 +38,7 @@ def format_summary(root:Path, # The dataset root
     half = (len(cols) + 1) // 2
     rows = [f"  {a}    {b}" for a, b in zip(cols[:half], cols[half:] + [''])]
     sp = summary['per_species']
-    return '\n'.join([f"Data: {root}",
+    return '\n'.join([f"Data: {describe_root(root)}",
                       f"{summary['n_images']} images of {len(per_breed)} breeds "
                       f"({sp.get('cat', 0)} cats, {sp.get('dog', 0)} dogs) among {summary['n_files']} files in images/",
                       "Images per breed:", *rows, "Check:", str(report)])
@@ -49,7 +56,7 @@ def data_step(source=None, # As for `get_pets`
 import torch
 from fastai.callback.core import Callback
 from fastai.torch_core import defaults
-from .learner import (trained_pets_learner, default_backbone, WeightsDownloadError, BACKBONES,
+from .learner import (trained_pets_learner, default_backbone, recipe_settings, RECIPES, WeightsDownloadError, BACKBONES,
                                breed_confusion, plot_breed_confusion, species_confusion)
 
 def presize_for(source, # As for `get_pets`
@@ -85,24 +92,28 @@ def _every_learner_with(*cbs):
 
 def train_step(source=None, # As for `get_pets`
                backbone:str|None=None, # As for `pets_learner`; None: ResNet-34 on 'full' when it can be downloaded, else EfficientNet-Lite0
-               epochs:int=2, # Unfrozen epochs of `fine_tune`
+               recipe:str='small_data', # A name in `RECIPES`: lesson 02's 'small_data' or the book's 'book'
+               epochs:int|None=None, # Epochs of the whole network after the frozen ones; None: the recipe's
+               freeze_epochs:int|None=None, # Epochs of the head alone; None: the recipe's
                size:int|None=None, # Training size; None: the source's default
-               bs:int=32, # Batch size
-               lr:float=2e-3, # `base_lr` of `fine_tune`
+               bs:int|None=None, # Batch size; None: the recipe's
+               lr:float|None=None, # Learning rate of the head; None: the recipe's
                seed:int=42, # Seed of the split, the initialisation and the training
                cache:bool=False # Reuse cached trained weights (as the notebooks do) instead of training
               ):
-    "Fine-tune a pretrained pets learner with the command's choices and return it"
+    "Train a pretrained pets learner with the command's choices and return it"
     presize, size = presize_for(source, size)
-    kw = dict(epochs=epochs, size=size, presize=presize, bs=bs, lr=lr, seed=seed, cache=cache)
+    kw = dict(recipe=recipe, epochs=epochs, freeze_epochs=freeze_epochs, size=size, presize=presize, bs=bs, lr=lr, seed=seed)
     chosen = backbone or default_backbone(source)
-    print(f"\nTraining: {chosen}, {epochs} epoch(s) after 1 frozen, {size} px (presize {presize}), bs {bs}, lr {lr}, seed {seed}", flush=True)
+    s = recipe_settings(source, chosen, **kw)
+    print(f"\nTraining: {chosen}, recipe {recipe}: {s['freeze_epochs']} epoch(s) of the head, then {s['epochs']} of the whole network; "
+          f"{size} px (presize {presize}), bs {s['bs']}, lr {s['lr']}, seed {seed}", flush=True)
     with _every_learner_with(StopOnNonFiniteLoss):   # a NaN loss stops the run with a message instead of training on
-        try: return trained_pets_learner(source, chosen, **kw)
+        try: return trained_pets_learner(source, chosen, cache=cache, **kw)
         except WeightsDownloadError as e:
             if backbone is not None: raise
             print(f"petlesson: warning: {e}\nCarrying on with the offline backbone efficientnet_lite0.", file=sys.stderr, flush=True)
-            return trained_pets_learner(source, 'efficientnet_lite0', **kw)
+            return trained_pets_learner(source, 'efficientnet_lite0', cache=cache, **kw)
 
 # %% ../nbs/07_cli.ipynb #dad0ae05
 import io, base64, pickletools, tempfile, warnings, zipfile
@@ -237,6 +248,16 @@ def _positive(kind, least=None, most=None, why_least:str='', why_most:str=''):
     check.__name__ = kind.__name__
     return check
 
+def _epochs(most:int):
+    "An argparse `type`: a whole number of epochs, 0 or more and at most `most`"
+    def check(s):
+        try: v = int(s)
+        except ValueError: raise argparse.ArgumentTypeError(f"expected an int, got {s!r}")
+        if not 0 <= v <= most: raise argparse.ArgumentTypeError(f"must be between 0 and {most}, got {s}")
+        return v
+    check.__name__ = 'int'
+    return check
+
 def _seed(s):
     "An argparse `type`: a seed that Python, NumPy and PyTorch all accept"
     try: v = int(s)
@@ -254,18 +275,24 @@ def make_parser()->argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='petlesson', description="Pet-breed classification, chapter 5 of the fastai book: "
                                 "get and check the data, fine-tune a pretrained model, and save its metrics and figures.")
     p.add_argument('--data', default=None, metavar='SOURCE',
-                   help=f"'sample' (the embedded default), 'full' (download the real dataset) or a folder in the "
-                        f"Oxford layout; default: ${DATA_ENV} or 'sample'")
+                   help=f"'sample' (372 real photos, the default; generated images where no photos can be had), 'synthetic' "
+                        f"(generated images), 'full' (download the whole dataset) or a folder in the Oxford layout; default: ${DATA_ENV} or 'sample'")
     p.add_argument('--backbone', choices=BACKBONES, default=None,
                    help="pretrained network (resnet34 and resnet50 are downloaded); default: resnet34 (the book's) for 'full' when it can be "
                         "downloaded, else efficientnet_lite0 (offline)")
-    p.add_argument('--epochs', type=_positive(int, most=100), default=2, help="unfrozen epochs of fine_tune, after one frozen epoch (default: 2, at most 100)")
+    p.add_argument('--recipe', choices=list(RECIPES), default='small_data',
+                   help="how to train: small_data (lesson 02's: a one-layer head, the body's batch norm as pretrained, 5 epochs of the head, "
+                        "batches of 16) or book (vision_learner's head and fine_tune(2), batches of 32); default: small_data")
+    p.add_argument('--epochs', type=_epochs(most=100), default=None,
+                   help="epochs of the whole network after the frozen ones, at most 100 (default: the recipe's, 0 for small_data, 2 for book)")
+    p.add_argument('--freeze-epochs', type=_epochs(most=100), default=None,
+                   help="epochs of the head alone, with the body frozen, at most 100 (default: the recipe's, 5 for small_data, 1 for book)")
     p.add_argument('--size', type=_positive(int, 32, 1024, why_least=' (the backbones shrink images 32 times)'), default=None,
                    help="training image size in pixels, 32 to 1024 (default: 128 on the sample, 224 otherwise)")
-    p.add_argument('--bs', type=_positive(int, 2, 1024, why_least=': batch normalisation needs two or more images in a batch'), default=32,
-                   help="batch size, 2 to 1024 (default: 32)")
-    p.add_argument('--lr', type=_positive(float, most=1., why_most=': larger rates make the loss explode'), default=2e-3,
-                   help="base learning rate of fine_tune, at most 1 (default: 0.002)")
+    p.add_argument('--bs', type=_positive(int, 2, 1024, why_least=': batch normalisation needs two or more images in a batch'), default=None,
+                   help="batch size, 2 to 1024 (default: the recipe's, 16 for small_data, 32 for book)")
+    p.add_argument('--lr', type=_positive(float, most=1., why_most=': larger rates make the loss explode'), default=None,
+                   help="learning rate of the head (the body gets less when it trains), at most 1 (default: the recipe's, 0.003 for small_data, 0.002 for book)")
     p.add_argument('--seed', type=_seed, default=42, help="seed of the split, the initialisation and the training (default: 42)")
     p.add_argument('--out', default='petlesson-out', metavar='DIR', help="folder for metrics.json and the figures (default: ./petlesson-out)")
     p.add_argument('--threads', type=_positive(int), default=None,
@@ -319,11 +346,14 @@ def main(argv:list|None=None # Arguments without the program name; default `sys.
         root, summary, report = data_step(args.data, args.seed)
         for problem in report.problems: print(f"petlesson: error: {problem}", file=sys.stderr)
         if args.check_only or not report.ok: return 0 if report.ok else 1
-        n_train = report.n_images - int(report.n_images * 0.2)
-        if args.bs > n_train:
-            raise ValueError(f"--bs {args.bs} is larger than the training set (about {n_train} images): no full batch to train on. Use a smaller --bs.")
+        n_train, bs = report.n_images - int(report.n_images * 0.2), args.bs or RECIPES[args.recipe]['bs']
+        if bs > n_train:
+            raise ValueError(f"--bs {bs} is larger than the training set (about {n_train} images): no full batch to train on. Use a smaller --bs.")
+        if args.epochs == 0 and (args.freeze_epochs if args.freeze_epochs is not None else RECIPES[args.recipe]['freeze_epochs']) == 0:
+            raise ValueError("--epochs 0 and --freeze-epochs 0 leave nothing to train: give at least one epoch.")
         start = time.time()
-        learn = train_step(args.data, args.backbone, args.epochs, args.size, args.bs, args.lr, args.seed, cache=args.cache)
+        learn = train_step(args.data, args.backbone, args.recipe, args.epochs, args.freeze_epochs, args.size, args.bs, args.lr,
+                           args.seed, cache=args.cache)
         import torch
         settings = {k: v for k, v in vars(args).items() if k != 'check_only'}
         settings['threads'] = torch.get_num_threads()

@@ -616,9 +616,9 @@ def pets_datablock(presize:int=460, # Size of the item-level `Resize` (the large
                    seed:int=42, # Seed of the random split
                    **aug_kwargs # Further arguments to `aug_transforms`
                   )->DataBlock:
-    "The chapter's `DataBlock`: images labelled by `pet_label`, a seeded random split, the book's presizing transforms"
+    "The chapter's `DataBlock`: images opened upright (`PetImage`), labelled by `pet_label`, a seeded random split, the book's presizing transforms"
     if not 0 < size <= presize: raise ValueError(f"Presizing needs 0 < size <= presize, got size={size}, presize={presize}")
-    return DataBlock(blocks=(ImageBlock, CategoryBlock), get_items=get_image_files,
+    return DataBlock(blocks=(ImageBlock(cls=PetImage), CategoryBlock), get_items=get_image_files,
                      splitter=RandomSplitter(valid_pct, seed=seed), get_y=pet_label,
                      item_tfms=Resize(presize), batch_tfms=aug_transforms(size=size, min_scale=min_scale, **aug_kwargs))
 
