@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
 import skimage.data
 from petlesson.augment import presize_vs_naive, count_resamplings, fastai_batch_tfms, load_images
+from petlesson.speed import one_pass_aug_transforms   # lesson 08's one-pass batch step, measured as an extra row
 from petlesson.data import get_pets
 from fastai.data.transforms import get_image_files
 
@@ -56,7 +57,8 @@ def main(argv=None):
               f'460->224: {count_resamplings(fastai_batch_tfms(224, ms), 460)}')
         if ms < 1 and not a.no_fastai:
             print(f'# petlesson one_pass_aug_transforms(size, min_scale={ms:g}) per batch, 192->128: '
-                  f'{count_resamplings(fastai_batch_tfms(128, ms, one_pass=True), 192)}; 460->224: {count_resamplings(fastai_batch_tfms(224, ms, one_pass=True), 460)}')
+                  f'{count_resamplings(fastai_batch_tfms(128, ms, aug=one_pass_aug_transforms), 192)}; '
+                  f'460->224: {count_resamplings(fastai_batch_tfms(224, ms, aug=one_pass_aug_transforms), 460)}')
     for presize, size in settings:
         keep = {k: v for k, v in imgs.items() if min(load_images([v], 1)[0].shape[-2:]) >= size}
         dropped = sorted(set(imgs) - set(keep))
@@ -65,7 +67,8 @@ def main(argv=None):
         for ms in a.min_scale:
             t0 = time.perf_counter()
             r = presize_vs_naive(list(keep.values()), presize, size, n_draws=a.draws, bs=a.bs, seed=a.seed, min_scale=ms,
-                                 fastai=not a.no_fastai, fastai_one_pass=not a.no_fastai, reps=a.reps, device=a.device)
+                                 fastai=not a.no_fastai, reps=a.reps, device=a.device,
+                                 extra_augs={'fastai one pass': one_pass_aug_transforms} if ms < 1 and not a.no_fastai else None)
             print(f'\n## presize {presize} -> size {size}, min_scale={ms:g}, batch size {a.bs}, {a.draws} draws over '
                   f'{len(keep)} images ({time.perf_counter() - t0:.0f}s)')
             print(r)
