@@ -1,4 +1,4 @@
-"""A range test written as a fastai callback, the four rules that turn its curve into a suggestion, an explorer that shows what each rate does to training, and a check of the rules against brief trainings.
+"""The book's `lr_find` on the real pets photos with today's fastai, a range test written from scratch as a fastai callback and checked against it, the four rules that turn its curve into a rate, and an explorer that shows what each rate does to training.
 
 Docs: https://petlesson.github.io/petlesson/lr_find.html.md"""
 
@@ -160,11 +160,12 @@ def lr_range_test(learn:Learner, # Learner to probe; its weights and optimiser s
                   end_lr:float=10., # Largest rate tried
                   num_it:int=100, # Mini-batches in the test
                   stop_div:bool=True, # Stop when the smoothed loss diverges
-                  seed:int|None=42 # Seed set before the test (`None`: leave the random state alone)
+                  seed:int|None=42, # Seed set before the test (`None`: leave the random state alone)
+                  beta:float=0.98 # Weight of the past in the moving average of the loss (fastai's is 0.98)
                  )->LRCurve:
     "Run an LR range test with `LRRangeTest` on `learn` and return the curve"
     if seed is not None: seed_learner(learn, seed)
-    cb = LRRangeTest(start_lr, end_lr, num_it, stop_div)
+    cb = LRRangeTest(start_lr, end_lr, num_it, stop_div, beta=beta)
     n_epoch = num_it//len(learn.dls.train) + 1
     with learn.no_logging(), learn.no_bar(): learn.fit(n_epoch, cbs=cb)
     return LRCurve(np.array(cb.lrs), np.array(cb.losses), np.array(cb.raw_losses), cb.diverged, num_it)
@@ -323,8 +324,8 @@ def draw_lr_explorer(curve:LRCurve, # The range test's curve
     tl, n_ep = grid.train_losses[i], grid.valid_losses.shape[1]
     ax1.plot(np.arange(1, len(tl)+1), tl, lw=1, label='train loss (per batch)')
     ax1.plot(np.linspace(len(tl)/n_ep, len(tl), n_ep), grid.valid_losses[i], 'o-', label='valid loss (per epoch)')
-    finite = np.concatenate([np.asarray(t)[np.isfinite(t)] for t in grid.train_losses])
-    ax1.set_ylim(0, min(finite.max(), 3*np.median(finite))*1.05 if len(finite) else 1)
+    start = [t[0] for t in grid.train_losses if len(t) and np.isfinite(t[0])]
+    ax1.set_ylim(0, 1.5 * np.median(start) if start else 1)   # the loss the runs start from; a diverging run leaves the top
     ax1.set_xlabel('mini-batch'); ax1.set_ylabel('loss'); ax1.legend(fontsize=8)
     ax1.set_title(f'training at grid lr {grid.lrs[i]:.2e}: error {grid.error_rates[i, -1]:.1%}')
     ax2.plot(grid.lrs, grid.error_rates[:, -1], 'o-', color='0.5')
