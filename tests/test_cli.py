@@ -72,3 +72,16 @@ def test_check_only_exit_status_says_whether_the_folder_can_train(tmp_path):
     bad, good = (run_petlesson('--data', str(tmp_path/n), '--check-only') for n in ('phone', 'pets'))
     assert bad.returncode == 1 and "petlesson: error: 6 image name(s) give no breed ('IMG'" in bad.stderr and 'Traceback' not in bad.stderr
     assert good.returncode == 0 and 'no problems' in good.stdout, good.stderr
+
+def test_fast_is_opt_in_and_hands_lesson_08s_speed_up_to_the_training(monkeypatch):
+    "--fast is off by default; on, train_step passes petlesson.speed.speed_up as the learner's `prepare` (and the cache key)"
+    import petlesson.cli as cli
+    from petlesson.speed import speed_up
+    assert cli.make_parser().parse_args([]).fast is False and cli.make_parser().parse_args(['--fast']).fast is True
+    seen = []
+    monkeypatch.setattr(cli, 'trained_pets_learner', lambda *a, **k: seen.append(k) or 'learner')
+    assert cli.train_step('synthetic', 'efficientnet_lite0', fast=True) == 'learner'
+    assert cli.train_step('synthetic', 'efficientnet_lite0') == 'learner'
+    assert seen[0]['prepare'] is speed_up and 'prepare' not in seen[1]
+    from petlesson.learner import learner_cache_path
+    assert learner_cache_path('synthetic', prepare='speed_up') != learner_cache_path('synthetic')
