@@ -241,7 +241,7 @@ _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4   # glibc's `mallopt` parameters (malloc
 
 def keep_freed_memory(trim_mb:int=1024 # Freed memory malloc may keep at the top of its heap before it gives any back to the system
                      )->bool:
-    "Ask glibc's malloc to serve large blocks from its heap and keep freed memory for reuse (process-wide); False where the C library is not glibc"
+    "Ask glibc's malloc to serve large blocks from its heap and keep freed memory for reuse: the WHOLE process, for good (the main thread's arena fully); False without glibc"
     if not 0 <= trim_mb < 2048: raise ValueError(f"trim_mb must be between 0 and 2047 (mallopt takes a C int of bytes), got {trim_mb}")
     if platform.libc_ver()[0] != 'glibc': return False   # macOS, Windows, musl: their allocators have no such switches
     try: mallopt = ctypes.CDLL(ctypes.util.find_library('c')).mallopt
