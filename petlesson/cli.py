@@ -99,15 +99,19 @@ def train_step(source=None, # As for `get_pets`
                bs:int|None=None, # Batch size; None: the recipe's
                lr:float|None=None, # Learning rate of the head; None: the recipe's
                seed:int=42, # Seed of the split, the initialisation and the training
-               cache:bool=False # Reuse cached trained weights (as the notebooks do) instead of training
+               cache:bool=False, # Reuse cached trained weights (as the notebooks do) instead of training
+               fast:bool=False # Opt in to lesson 08's CPU speed-ups (`petlesson.speed.speed_up`: process-wide allocator switch included)
               ):
     "Train a pretrained pets learner with the command's choices and return it"
     presize, size = presize_for(source, size)
     kw = dict(recipe=recipe, epochs=epochs, freeze_epochs=freeze_epochs, size=size, presize=presize, bs=bs, lr=lr, seed=seed)
+    if fast:
+        from petlesson.speed import speed_up   # lesson 08's module: only the command and lesson 08 import it
+        kw['prepare'] = speed_up
     chosen = backbone or default_backbone(source)
-    s = recipe_settings(source, chosen, **kw)
+    s = recipe_settings(source, chosen, **{k: v for k, v in kw.items() if k != 'prepare'})
     print(f"\nTraining: {chosen}, recipe {recipe}: {s['freeze_epochs']} epoch(s) of the head, then {s['epochs']} of the whole network; "
-          f"{size} px (presize {presize}), bs {s['bs']}, lr {s['lr']}, seed {seed}", flush=True)
+          f"{size} px (presize {presize}), bs {s['bs']}, lr {s['lr']}, seed {seed}{', with lesson 08 speed-ups' if fast else ''}", flush=True)
     with _every_learner_with(StopOnNonFiniteLoss):   # a NaN loss stops the run with a message instead of training on
         try: return trained_pets_learner(source, chosen, cache=cache, **kw)
         except WeightsDownloadError as e:
@@ -298,6 +302,9 @@ def make_parser()->argparse.ArgumentParser:
     p.add_argument('--threads', type=_positive(int), default=None,
                    help="CPU threads for PyTorch (default: PyTorch's choice, one per core); on a machine shared with other "
                         "jobs, 1 is often several times faster; more than the machine's cores are cut to that number")
+    p.add_argument('--fast', action='store_true',
+                   help="opt in to lesson 08's CPU speed-ups (fast transforms, an image cache, FusedAdam, channels-last, and glibc's malloc "
+                        "keeping freed memory for the whole process): the same training, faster; default: fastai's own")
     p.add_argument('--cache', action='store_true', help="reuse trained weights cached by an earlier run or notebook with the same settings")
     p.add_argument('--check-only', action='store_true', help="only get, summarise and check the data (exit status 1 if the check finds problems)")
     return p
@@ -353,7 +360,7 @@ def main(argv:list|None=None # Arguments without the program name; default `sys.
             raise ValueError("--epochs 0 and --freeze-epochs 0 leave nothing to train: give at least one epoch.")
         start = time.time()
         learn = train_step(args.data, args.backbone, args.recipe, args.epochs, args.freeze_epochs, args.size, args.bs, args.lr,
-                           args.seed, cache=args.cache)
+                           args.seed, cache=args.cache, fast=args.fast)
         import torch
         settings = {k: v for k, v in vars(args).items() if k != 'check_only'}
         settings['threads'] = torch.get_num_threads()

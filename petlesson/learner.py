@@ -277,11 +277,12 @@ def trained_pets_learner(source=None, # As for `get_pets`
                          pretrained:bool=True, # Start from ImageNet weights (False: same budget, from scratch)
                          cache:bool=True, # Reuse and save trained weights under `cache_dir()`
                          retrain:bool=False, # Train even when cached weights exist (and save the new ones)
+                         prepare=None, # A function that changes the new learner before training, e.g. lesson 08's `speed_up`; its name joins the cache key
                          verbose:bool=True # Say where the weights came from
                         )->Learner:
     "A pets learner trained once with these settings and cached; `learn.epoch_table` holds its epoch table"
     s = recipe_settings(source, backbone, recipe, epochs=epochs, freeze_epochs=freeze_epochs, lr=lr, bs=bs, size=size,
-                  presize=presize, seed=seed, pretrained=pretrained)
+                  presize=presize, seed=seed, pretrained=pretrained, prepare=getattr(prepare, '__name__', None))
     if s['epochs'] < 0 or s['freeze_epochs'] < 0 or s['epochs'] + s['freeze_epochs'] == 0:
         raise ValueError(f"Need at least one epoch of training, got epochs={s['epochs']}, freeze_epochs={s['freeze_epochs']}")
     if s['backbone'] in OFFLINE_BACKBONES and pretrained: offline_weights_path(s['backbone'])   # before seeding: converting draws no number after it
@@ -290,6 +291,7 @@ def trained_pets_learner(source=None, # As for `get_pets`
     set_seed(seed, reproducible=True)
     make = small_data_learner if s['small_data'] else pets_learner
     learn = make(dls, s['backbone'], pretrained=pretrained)
+    if prepare is not None: learn = prepare(learn) or learn
     where = f"the petlesson cache ({dest.parent.name}/{dest.name})"
     with _file_lock(dest.with_suffix('.lock')) if cache else contextlib.nullcontext():
         if cache and dest.exists() and not retrain:
