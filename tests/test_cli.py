@@ -26,7 +26,7 @@ def test_bad_option_exits_non_zero():
 
 def test_bad_values_exit_non_zero():
     for args, why in ((['--bs', '0'], 'must be positive'), (['--lr', 'fast'], 'expected a float'),
-                      (['--backbone', 'vgg16'], 'invalid choice'), (['--epochs', '-1'], 'must be positive')):
+                      (['--backbone', 'vgg16'], 'invalid choice'), (['--epochs', '-1'], 'must be between 0 and 100')):
         r = run_petlesson(*args)
         assert r.returncode == 2 and why in r.stderr, (args, r.stderr)
 
