@@ -33,7 +33,7 @@ def test_default_path_changes_nothing_process_wide(root):
             assert all(p.is_contiguous() for p in learn.model.parameters())   # nothing converted to channels last
         names = [type(t).__name__ for t in dls.train.after_item.fs] + [type(t).__name__ for t in dls.train.after_batch.fs]
         assert not any(n.startswith('Fast') or n == 'AffineCrop' for n in names), names
-        assert str(dls.train.dataset.tls[0].tfms) == 'Pipeline: PILBase.create', dls.train.dataset.tls[0].tfms
+        assert str(dls.train.dataset.tls[0].tfms) == 'Pipeline: PetImage.create', dls.train.dataset.tls[0].tfms
         assert 'mallopt' not in looked_up, looked_up
         assert 'petlesson.speed' not in sys.modules
         print('ok')
@@ -123,7 +123,7 @@ def test_speed_up_dataloaders_in_place_and_its_errors():
     speed_up_dataloaders(dls)
     assert sum(getattr(t, 'image_cache', None) is not None for t in dls.train.dataset.tls[0].tfms.fs) == 1
     plain = fast_dataloaders('synthetic', bs=4, cache_mb=0)
-    assert plain.image_cache is None and str(plain.train.dataset.tls[0].tfms) == 'Pipeline: PILBase.create'
+    assert plain.image_cache is None and str(plain.train.dataset.tls[0].tfms) == 'Pipeline: PetImage.create'
     assert any(isinstance(t, RandomResizedCropGPU) for t in plain.train.after_batch.fs)   # one_pass=False: fastai's two steps, computed fast
     no_resize = SimpleNamespace(train=SimpleNamespace(after_item=SimpleNamespace(fs=L())))
     with pytest.raises(ValueError, match='no Resize among their item transforms'): speed_up_dataloaders(no_resize)
