@@ -445,7 +445,7 @@ _QUESTIONS.append(Question('q01',
     "Then all the augmentations and the final resize are composed into one transform and applied to the whole batch on the GPU: "
     "one resampling for all the augmentations together, instead of one per augmentation, and fast. So each image is resampled "
     "twice in all (once on its own, once in its batch), however many augmentations there are.",
-    '01_presizing', 'What goes wrong when you augment small images',
+    '01_presizing', 'What presizing is for',
     points=("The first resize, one image at a time, goes to a size well above the training size: it leaves a margin, so later "
             "crops, zooms and rotations don't create empty corners (and it gives all items the same size, so they can be batched).",
             "All the batch augmentations and the final resize are composed into one transform, so the batch step resamples each "
@@ -493,7 +493,7 @@ _QUESTIONS.append(Question('q06', "Give two ways in which transforming an image 
     "reflected or stretched pixels that teach the model nothing. (2) Every resampling (resize, rotate, warp) interpolates new "
     "pixels, so each extra step blurs away detail. Also: a crop can cut off the part of the animal that shows its breed, and "
     "squishing changes the proportions.",
-    '01_presizing', 'What goes wrong when you augment small images',
+    '01_presizing', 'What presizing is for',
     points=("Any two of the four below count.",
             "Rotating or zooming out leaves areas the image does not cover, filled with black, reflected or stretched pixels.",
             "Each resampling interpolates new pixels and blurs detail, so every extra step costs quality.",
@@ -518,7 +518,7 @@ _QUESTIONS.append(Question('q08', "Which method helps you debug a `DataBlock` by
 _QUESTIONS.append(Question('q09', "Should you wait until your data is thoroughly cleaned before training a first model? (yes or no)",
     "No. Train a quick baseline as soon as the data loads: it tells you how hard the problem is, and its mistakes (top losses, "
     "the confusion matrix) point to the data problems worth cleaning.",
-    '02_first_model', 'The baseline and its epoch table', Choice(options=('yes', 'no'), correct='no', why_not={
+    '02_first_model', 'Reading the epoch table', Choice(options=('yes', 'no'), correct='no', why_not={
         'yes': 'a baseline trained early is a cleaning tool: its worst mistakes show you where the data problems are.'},
         aliases={'yes': r'\b(yeah|yep|yup|sure|definitely|absolutely|of course|you should wait)\b(?! not)',
                  'no': r'\b(nope|nah|never|not|dont|do not|shouldnt|should not|no need)\b'})))
@@ -529,7 +529,7 @@ _QUESTIONS.append(Question('q10', "PyTorch's cross-entropy loss is two functions
     "activations per item and `targ` the index of each item's class.",
     "`F.nll_loss(F.log_softmax(acts, dim=1), targ)`: `log_softmax` (softmax, then the logarithm), followed by `nll_loss` "
     "(negative log-likelihood: pick each item's target column, negate it and average; despite its name it takes no log).",
-    '03_cross_entropy', 'Cross-entropy = log-softmax + negative log-likelihood', Expression('F.cross_entropy(acts, targ)',
+    '03_cross_entropy', 'Cross-entropy by hand, on the real activations', Expression('F.cross_entropy(acts, targ)',
         forbidden={'cross_entropy': 'that is cross-entropy itself: write it as the two functions it is made of.',
                    'CrossEntropyLoss': 'that is cross-entropy itself: write it as the two functions it is made of.'},
         pitfalls=(('F.nll_loss(F.softmax(acts, dim=1), targ)', 'the log is missing: `nll_loss` takes no log (despite its name), so it needs log-probabilities, from `log_softmax`.'),
@@ -871,7 +871,7 @@ _R1 = (
          "starts to fall, and where it stops falling. Compare them with the rules of thumb of question 16.",
          "Smith's accuracy curve needs repeated evaluations on held-out data; explain why a smoothed training loss is a cheaper signal, "
          "and what smoothing (the `beta` of lesson 04's `LRRangeTest`) does to where the curve seems to turn."),
-        '04_lr_find', 'Why a range test'))
+        '04_lr_find', 'The range test from scratch'))
 
 # %% ../nbs/06_questionnaire.ipynb #0f18a66d
 _R2 = (
