@@ -573,7 +573,7 @@ def load_pet_image(fn:str|Path, # An image file
 class PetImage(PILImage):
     "fastai's `PILImage`, opening files with `load_pet_image` (upright, 8-bit): the `cls` to give `ImageBlock`"
     @classmethod
-    def create(cls, fn, # A path to an image file, or anything `PILImage.create` takes
+    def create(cls, fn:Path|str|torch.Tensor|np.ndarray|bytes|Image.Image, # A path to an image file, or anything `PILImage.create` takes
                **kwargs # Arguments to `load_pet_image` (`mode`)
               ):
         "An image from `fn`: files through `load_pet_image`, anything else as `PILImage.create` makes it"
