@@ -33,7 +33,8 @@ from .lr import lr_range_test, LRCurve
 # %% auto #0
 __all__ = ['BodyBnFreeze', 'body_stages', 'stage_costs', 'frozen_batches', 'body_features', 'top_learner', 'seed_summary',
            'run_once', 'HyperRecorder', 'keep_random_state', 'fine_tune_by_hand', 'spread_lrs', 'param_groups_table',
-           'epoch_history', 'overfitting_signs', 'CPUMixedPrecision', 'mixed_precision', 'model_cost']
+           'epoch_history', 'overfitting_signs', 'CPUMixedPrecision', 'mixed_precision', 'model_cost',
+           'fastest_in_turns']
 
 # %% ../nbs/05_transfer_learning.ipynb #294b4383
 class BodyBnFreeze(Callback):
@@ -281,17 +282,17 @@ def mixed_precision(learn:Learner # The learner to switch to mixed precision
     learn.add_cb(CPUMixedPrecision())
     return learn, 'bfloat16 autocast (CPU)'
 
-# %% ../nbs/05_transfer_learning.ipynb #1850c6be
+# %% ../nbs/05_transfer_learning.ipynb #d20047e4
 def model_cost(model:nn.Module, # The model to measure; a copy is measured, the model itself is left as it was
                bs:int=16, # Batch size
                size:int=160, # Image side in pixels
-               steps:int=2, # Timed training steps and forward passes (after one untimed step that also measures memory)
+               steps:int=2, # Timed training steps and forward passes after the step that measures memory; 0: memory only
                autocast_dtype=None, # e.g. `torch.bfloat16` to measure CPU mixed precision; `None`: float32
                n_classes:int=37, # Number of outputs, for the loss
                unfreeze:bool=True # Make every parameter trainable first, as after `unfreeze`; False: keep the model's own `requires_grad`
               )->dict:
     "Parameters; memory of weights, gradients, Adam's state and the activations autograd saves in one training step; seconds per forward pass and per step"
-    if steps < 1: raise ValueError(f"steps={steps}: time at least one step")
+    if steps < 0: raise ValueError(f"steps={steps}: give the number of timed steps, or 0 to measure memory only")
     model = deepcopy(model)
     if unfreeze: model.requires_grad_(True)
     trainable = [p for p in model.parameters() if p.requires_grad]
@@ -315,12 +316,24 @@ def model_cost(model:nn.Module, # The model to measure; a copy is measured, the 
         ts = []
         for _ in range(steps): t0 = time.perf_counter(); f(); ts.append(time.perf_counter() - t0)
         return min(ts)
-    step_s = fastest(step)
-    model.eval()
     def forward():
-        with amp(): model(x)
-    with torch.no_grad(): forward(); forward_s = fastest(forward)   # one untimed pass first: eval mode sets up its own kernels
+        with amp(): model.eval()(x)
+    step_s = fastest(step) if steps else float('nan')
+    if steps:
+        with torch.no_grad(): forward(); forward_s = fastest(forward)   # one untimed pass first: eval mode sets up its own kernels
+    else: forward_s = float('nan')
     mb = lambda ps: sum(p.numel()*p.element_size() for p in ps)/2**20
     return dict(params_M=sum(p.numel() for p in model.parameters())/1e6, trainable_M=sum(p.numel() for p in trainable)/1e6,
                 weights_MB=mb(model.parameters()), grads_MB=mb(trainable), adam_MB=adam/2**20, activations_MB=sum(saved.values())/2**20,
                 forward_s=forward_s, step_s=step_s)
+
+# %% ../nbs/05_transfer_learning.ipynb #b1a07ab3
+def fastest_in_turns(fns:dict, # name -> function of no arguments, e.g. one training step of a model
+                     reps:int=2 # Runs of each function
+                    )->dict:
+    "Seconds of the fastest of `reps` runs of each function, run in turns (a, b, a, b) so that a machine that slows down slows them all alike"
+    if reps < 1 or not fns: raise ValueError(f"Need at least one function and reps >= 1, got {len(fns)} functions and reps={reps}")
+    ts = {k: [] for k in fns}
+    for _ in range(reps):
+        for k, f in fns.items(): t0 = time.perf_counter(); f(); ts[k].append(time.perf_counter() - t0)
+    return {k: min(v) for k, v in ts.items()}

@@ -1,5 +1,5 @@
 "Helpers of lesson 05 on tiny learners: fine_tune by hand, rate spreading, random state, running the frozen body once, the late-body learner, run_once, CPU mixed precision, model cost."
-import random, numpy as np, torch, pytest
+import random, time, numpy as np, torch, pytest
 from copy import deepcopy
 from PIL import Image
 from torch import nn
@@ -13,7 +13,7 @@ torch.set_num_threads(1)
 from petlesson.data import pets_datablock
 from petlesson.lr import seed_learner, head_learner, LRCurve
 from petlesson.transfer import (HyperRecorder, keep_random_state, fine_tune_by_hand, spread_lrs, param_groups_table,
-                                epoch_history, overfitting_signs, CPUMixedPrecision, mixed_precision, model_cost,
+                                epoch_history, overfitting_signs, CPUMixedPrecision, mixed_precision, model_cost, fastest_in_turns,
                                 BodyBnFreeze, body_stages, stage_costs, frozen_batches, body_features, top_learner, seed_summary, run_once)
 
 @pytest.fixture(autouse=True)
@@ -184,4 +184,13 @@ def test_model_cost_counts():
     assert fc['trainable_M']*1e6 == pytest.approx(4*8*8*37 + 37) and fc['activations_MB'] < c['activations_MB']
     convs = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.Conv2d(16, 16, 3, padding=1), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 37))
     assert model_cost(convs, bs=2, size=16, steps=1, autocast_dtype=torch.bfloat16)['activations_MB'] < model_cost(convs, bs=2, size=16, steps=1)['activations_MB']
-    with pytest.raises(ValueError, match='at least one step'): model_cost(toy, steps=0)
+    with pytest.raises(ValueError, match='memory only'): model_cost(toy, steps=-1)
+    m0 = model_cost(toy, bs=2, size=8, steps=0)
+    assert np.isnan(m0['step_s']) and np.isnan(m0['forward_s']) and m0['activations_MB'] == c['activations_MB']
+
+def test_fastest_in_turns():
+    calls = []
+    t = fastest_in_turns({'a': lambda: calls.append('a'), 'b': lambda: calls.append('b') or time.sleep(0.01)}, reps=2)
+    assert calls == ['a', 'b', 'a', 'b'] and t['a'] < t['b'] and t['b'] >= 0.01
+    with pytest.raises(ValueError, match='at least one function'): fastest_in_turns({}, reps=1)
+    with pytest.raises(ValueError, match='reps'): fastest_in_turns({'a': lambda: None}, reps=0)
