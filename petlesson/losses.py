@@ -1,4 +1,4 @@
-"""From a model's raw activations to probabilities and a loss: sigmoid, softmax, log-softmax, negative log-likelihood and cross-entropy written from scratch, checked against PyTorch, kept finite on extreme inputs, then turned into a tool: a temperature explorer and temperature scaling of a trained pets model.
+"""The book's softmax, log-likelihood and cross-entropy run on the activations of lesson 02's pets model, rebuilt from scratch and checked against PyTorch; then a softmax-temperature explorer, and temperature scaling of the same model.
 
 Docs: https://petlesson.github.io/petlesson/cross_entropy.html.md"""
 
@@ -36,6 +36,7 @@ def _check_temperature(temperature):
                          "less than 1 to sharpen it, more than 1 to flatten it")
     return float(t)
 
+# %% ../nbs/03_cross_entropy.ipynb #42ef8bd7
 def _max_shift(x, dim):
     "The (detached) maximum along `dim` and `x` minus it; a row of -inf keeps a shift of 0 so it stays -inf, not nan"
     m = x.amax(dim, keepdim=True).detach()
@@ -93,6 +94,7 @@ def _reduce(losses, reduction):
     if reduction not in REDUCTIONS: raise ValueError(f"`reduction` must be one of {REDUCTIONS}, got {reduction!r}")
     return losses if reduction == 'none' else losses.mean() if reduction == 'mean' else losses.sum()
 
+# %% ../nbs/03_cross_entropy.ipynb #95551d4b
 def nll_loss(log_probs:Tensor, # (batch, n_classes) or (n_classes,): log-probabilities, e.g. from `log_softmax`
              target:Tensor, # (batch,) or (): integer class index of each row
              reduction:str='mean' # 'none' (one loss per row), 'mean' or 'sum', as in PyTorch
@@ -148,6 +150,7 @@ def as_logits(logits, # A 1-D tensor, a list of numbers, or a string such as "2,
     if not torch.isfinite(x).all(): raise ValueError(f"Logits must be finite numbers, got {x.tolist()}")
     return x
 
+# %% ../nbs/03_cross_entropy.ipynb #ee66c737
 @dataclass
 class TemperatureView:
     "The numbers `temperature_view` computed (and the figure it drew)"
@@ -207,20 +210,28 @@ import ipywidgets as widgets
 from traitlets import validate, TraitError
 
 class TemperatureSlider(widgets.FloatLogSlider):
-    "A log-scale temperature slider that raises a clear error for values outside its range instead of clamping"
+    "A log-scale temperature slider that refuses values outside its range, with a message, instead of clamping them"
+    on_refuse = None   # called with the message when a value is refused (the slider keeps its value); None: raise `TraitError`
+    def _refusal(self, v):
+        lo, hi = self.base ** self.min, self.base ** self.max
+        if lo * (1 - 1e-9) <= v <= hi * (1 + 1e-9): return None
+        return (f"temperature {v:g} is outside the slider's range [{lo:g}, {hi:g}]: "
+                "pick a value inside it, or build the explorer with a wider t_min/t_max")
+
     @validate('value')
     def _validate_value(self, proposal):
-        v, lo, hi = proposal['value'], self.base ** self.min, self.base ** self.max
-        if not lo * (1 - 1e-9) <= v <= hi * (1 + 1e-9):
-            raise TraitError(f"temperature {v:g} is outside the slider's range [{lo:g}, {hi:g}]: "
-                             "pick a value inside it, or build the explorer with a wider t_min/t_max")
-        return min(max(v, lo), hi)
+        v = proposal['value']; msg = self._refusal(v)
+        if msg is None: return min(max(v, self.base ** self.min), self.base ** self.max)
+        if self.on_refuse is None: raise TraitError(msg)
+        self.on_refuse(msg)
+        return self.value
 
 DEFAULT_PRESETS = {'confident: one large logit': [6., 1., 0.5, 0., -1.],
                    'close call between two': [2.1, 2., -1., -1.5, -2.],
                    'all equal': [1., 1., 1., 1., 1.],
                    "the book's first row": [0.6734, 0.2576]}
 
+# %% ../nbs/03_cross_entropy.ipynb #1ddd38f0
 def _fmt_logits(x): return ', '.join(f'{v:.4g}' for v in as_logits(x).tolist())
 
 class TemperatureExplorer:
@@ -253,6 +264,7 @@ class TemperatureExplorer:
         if target is None: target = self.presets[first][2] or 0
         self.target.value = self._valid_target(target, len(self.presets[first][0]))
         self.image, self.summary = widgets.Image(format='png'), widgets.HTML()
+        self.slider.on_refuse = self._show_error   # from now on a refused temperature is reported in the widget
         self.widget = widgets.VBox([widgets.HBox([self.preset, self.target]), self.logits_box, self.slider, self.summary, self.image])
         self.preset.observe(self._on_preset, 'value')
         self.logits_box.observe(self._on_logits, 'value')
@@ -301,14 +313,15 @@ class TemperatureExplorer:
             finally: self._quiet = quiet
         if not self._quiet: self.redraw()
 
+    def _show_error(self, msg):
+        self.error = msg
+        self.summary.value = f'<span style="color:#b00">{msg}</span>'
+
     def redraw(self):
         "Recompute the numbers and the figure from the current controls"
         try: view = temperature_view(self._current_logits(), self.target.value, self.slider.value, self.labels,
                                      self.t_min, self.t_max, fig=self.fig)
-        except ValueError as e:
-            self.error = str(e)
-            self.summary.value = f'<span style="color:#b00">{self.error}</span>'
-            return
+        except ValueError as e: return self._show_error(str(e))
         self.view, self.error = view, None
         buf = io.BytesIO(); view.fig.savefig(buf, format='png', dpi=100); self.image.value = buf.getvalue()
         name = (self.labels or [str(i) for i in range(len(view.probs))])
@@ -322,9 +335,12 @@ class TemperatureExplorer:
             target:int|None=None # New target class index
            ):
         "Change the controls from code, with the same checks as `temperature_view`; returns the new `TemperatureView`"
+        if temperature is not None:
+            t = _check_temperature(temperature)
+            if msg := self.slider._refusal(t): raise ValueError(msg)
         if logits is not None: self._show_logits(logits)
         if target is not None: self.target.value = self._valid_target(target, len(self.target.options))
-        if temperature is not None: self.slider.value = _check_temperature(temperature)
+        if temperature is not None: self.slider.value = t
         return self.view
 
     def __repr__(self):
@@ -361,12 +377,16 @@ def fit_temperature(logits:Tensor, # (n, n_classes) validation logits (raw activ
     "The single temperature T minimising `cross_entropy(logits, targets, T)` (temperature scaling), by golden-section search on log T"
     _check_logits(logits); _check_targets(logits, targets, 'logits')
     if logits.ndim != 2 or len(logits) == 0: raise ValueError(f"`logits` must be a non-empty (n, n_classes) batch, got {tuple(logits.shape)}")
-    if not 0 < t_min < t_max: raise ValueError(f"Need 0 < t_min < t_max, got t_min={t_min}, t_max={t_max}")
+    if not torch.isfinite(logits).all(): raise ValueError("`logits` hold NaN or infinite values: no temperature can calibrate them; check the model that made them")
+    if not (math.isfinite(t_min) and math.isfinite(t_max) and 0 < t_min < t_max):
+        raise ValueError(f"Need finite 0 < t_min < t_max, got t_min={t_min}, t_max={t_max}")
+    if not (math.isfinite(tol) and tol > 0): raise ValueError(f"`tol` must be a positive number (the width in log T at which the search stops), got {tol}")
     x = logits.detach().double()
     f = lambda lt: cross_entropy(x, targets, math.exp(lt)).item()
     a, b, r = math.log(t_min), math.log(t_max), (math.sqrt(5) - 1) / 2
     c, d = b - r * (b - a), a + r * (b - a); fc, fd = f(c), f(d)
-    while b - a > tol:
+    for _ in range(200):   # each step keeps 0.618 of the bracket: 200 steps pass any float's precision, however small `tol` is
+        if b - a <= tol: break
         if fc <= fd: b, d, fd = d, c, fc; c = b - r * (b - a); fc = f(c)   # ties (a flat loss) move towards small T
         else: a, c, fc = c, d, fd; d = a + r * (b - a); fd = f(d)
     t = math.exp((a + b) / 2)

@@ -1,4 +1,4 @@
-"""A range test written as a fastai callback, the four rules that turn its curve into a suggestion, an explorer that shows what each rate does to training, and a check of the rules against brief trainings.
+"""The book's `lr_find` on the real pets photos with today's fastai, a range test written from scratch as a fastai callback and checked against it, the four rules that turn its curve into a rate, and an explorer that shows what each rate does to training.
 
 Docs: https://petlesson.github.io/petlesson/lr_find.html.md"""
 
@@ -27,9 +27,9 @@ from .data import cache_dir
 from .learner import atomic_save
 
 # %% auto #0
-__all__ = ['FEATURES_VERSION', 'SUGGESTERS', 'frozen_features', 'head_learner', 'LRRangeTest', 'LRCurve', 'seed_learner',
-           'lr_range_test', 'suggest_minimum', 'suggest_steep', 'suggest_valley', 'suggest_slide', 'suggest_lrs',
-           'plot_lr_curve', 'LRGrid', 'train_at_lrs', 'draw_lr_explorer', 'lr_explorer']
+__all__ = ['FEATURES_VERSION', 'SUGGESTERS', 'MIN_POINTS', 'frozen_features', 'head_learner', 'LRRangeTest', 'LRCurve',
+           'seed_learner', 'lr_range_test', 'suggest_minimum', 'suggest_steep', 'suggest_valley', 'suggest_slide',
+           'suggest_lrs', 'plot_lr_curve', 'LRGrid', 'train_at_lrs', 'draw_lr_explorer', 'lr_explorer']
 
 # %% ../nbs/04_lr_find.ipynb #f7e7aedc
 FEATURES_VERSION = 2
@@ -160,11 +160,12 @@ def lr_range_test(learn:Learner, # Learner to probe; its weights and optimiser s
                   end_lr:float=10., # Largest rate tried
                   num_it:int=100, # Mini-batches in the test
                   stop_div:bool=True, # Stop when the smoothed loss diverges
-                  seed:int|None=42 # Seed set before the test (`None`: leave the random state alone)
+                  seed:int|None=42, # Seed set before the test (`None`: leave the random state alone)
+                  beta:float=0.98 # Weight of the past in the moving average of the loss (fastai's is 0.98)
                  )->LRCurve:
     "Run an LR range test with `LRRangeTest` on `learn` and return the curve"
     if seed is not None: seed_learner(learn, seed)
-    cb = LRRangeTest(start_lr, end_lr, num_it, stop_div)
+    cb = LRRangeTest(start_lr, end_lr, num_it, stop_div, beta=beta)
     n_epoch = num_it//len(learn.dls.train) + 1
     with learn.no_logging(), learn.no_bar(): learn.fit(n_epoch, cbs=cb)
     return LRCurve(np.array(cb.lrs), np.array(cb.losses), np.array(cb.raw_losses), cb.diverged, num_it)
@@ -194,7 +195,7 @@ def suggest_valley(lrs:np.ndarray, losses:np.ndarray # A trimmed curve
     end = int(np.argmax(run))
     start = end - run[end]
     third = (end - start)/3
-    i = start + int(third) + int(third/2)
+    i = max(0, start + int(third) + int(third/2))   # fastai's rule, which can give -1 (the last point) on a curve that only rises
     return float(lrs[i]), (float(lrs[i]), float(losses[i]))
 
 def suggest_slide(lrs:np.ndarray, losses:np.ndarray, # A trimmed curve
@@ -202,6 +203,7 @@ def suggest_slide(lrs:np.ndarray, losses:np.ndarray, # A trimmed curve
                   thresh:float=.005 # Slopes closer than this count as equal: the curve is flat there
                  )->tuple:
     "Slide a window leftwards from the end until its two slopes agree; suggest its left end"
+    if len(losses) <= width: raise ValueError(f"suggest_slide needs more than width={width} points, got {len(losses)}")
     slope = np.gradient(losses)
     right, left = len(losses)-1, len(losses)-1-width
     lr = lrs[left]
@@ -212,14 +214,25 @@ def suggest_slide(lrs:np.ndarray, losses:np.ndarray, # A trimmed curve
 
 SUGGESTERS = {'minimum': suggest_minimum, 'steep': suggest_steep, 'valley': suggest_valley, 'slide': suggest_slide}
 
+MIN_POINTS = {'minimum': 1, 'steep': 2, 'valley': 3, 'slide': 16}   # points of the trimmed curve each rule needs (slide: its window + 1)
+
 def suggest_lrs(curve:LRCurve, # Result of `lr_range_test`
-                names=tuple(SUGGESTERS) # Which rules to apply
+                names=tuple(SUGGESTERS) # Which rules to apply (one name, or several)
                )->dict:
-    "Every rule's suggestion for `curve`, as {name: (lr, (x, y) of the point to mark)}"
+    "Every rule's suggestion for `curve`, as {name: (lr, (x, y) of the point to mark)}; a rule the curve is too short for is left out, with a warning"
+    if not isinstance(curve, LRCurve): raise TypeError(f"suggest_lrs needs the LRCurve that lr_range_test returns, got {type(curve).__name__}")
+    names = (names,) if isinstance(names, str) else tuple(names)
     unknown = [n for n in names if n not in SUGGESTERS]
     if unknown: raise ValueError(f"Unknown rule(s) {unknown}; choose from {list(SUGGESTERS)}")
     lrs, losses = curve.trimmed()
-    return {n: SUGGESTERS[n](lrs, losses) for n in names}
+    usable = int(np.argmin(np.isfinite(losses))) if not np.isfinite(losses).all() else len(losses)   # an infinite loss ends the curve, as a NaN does
+    lrs, losses, out = lrs[:usable], losses[:usable], {}
+    for n in names:
+        if len(losses) < MIN_POINTS[n]:
+            warnings.warn(f"No '{n}' suggestion: that rule needs {MIN_POINTS[n]} points of the trimmed curve and this one has {len(losses)}; "
+                          "run the range test for more iterations (num_it), or with stop_div=False if it stopped early on divergence")
+        else: out[n] = SUGGESTERS[n](lrs, losses)
+    return out
 
 def plot_lr_curve(curve:LRCurve, # Result of `lr_range_test`
                   suggestions:dict|None=None, # Output of `suggest_lrs`, marked on the curve
@@ -311,8 +324,8 @@ def draw_lr_explorer(curve:LRCurve, # The range test's curve
     tl, n_ep = grid.train_losses[i], grid.valid_losses.shape[1]
     ax1.plot(np.arange(1, len(tl)+1), tl, lw=1, label='train loss (per batch)')
     ax1.plot(np.linspace(len(tl)/n_ep, len(tl), n_ep), grid.valid_losses[i], 'o-', label='valid loss (per epoch)')
-    finite = np.concatenate([np.asarray(t)[np.isfinite(t)] for t in grid.train_losses])
-    ax1.set_ylim(0, min(finite.max(), 3*np.median(finite))*1.05 if len(finite) else 1)
+    start = [t[0] for t in grid.train_losses if len(t) and np.isfinite(t[0])]
+    ax1.set_ylim(0, 1.5 * np.median(start) if start else 1)   # the loss the runs start from; a diverging run leaves the top
     ax1.set_xlabel('mini-batch'); ax1.set_ylabel('loss'); ax1.legend(fontsize=8)
     ax1.set_title(f'training at grid lr {grid.lrs[i]:.2e}: error {grid.error_rates[i, -1]:.1%}')
     ax2.plot(grid.lrs, grid.error_rates[:, -1], 'o-', color='0.5')

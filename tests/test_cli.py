@@ -26,12 +26,12 @@ def test_bad_option_exits_non_zero():
 
 def test_bad_values_exit_non_zero():
     for args, why in ((['--bs', '0'], 'must be positive'), (['--lr', 'fast'], 'expected a float'),
-                      (['--backbone', 'vgg16'], 'invalid choice'), (['--epochs', '-1'], 'must be positive')):
+                      (['--backbone', 'vgg16'], 'invalid choice'), (['--epochs', '-1'], 'must be between 0 and 100')):
         r = run_petlesson(*args)
         assert r.returncode == 2 and why in r.stderr, (args, r.stderr)
 
 def test_batch_larger_than_the_training_set(tmp_path):
-    r = run_petlesson('--data', 'sample', '--bs', '5000', '--out', str(tmp_path))
+    r = run_petlesson('--data', 'sample', '--bs', '1000', '--out', str(tmp_path))
     assert r.returncode == 1 and 'larger than the training set' in r.stderr and 'Traceback' not in r.stderr
 
 def test_resnet34_without_network_is_a_clear_error(tmp_path):
@@ -62,3 +62,26 @@ def test_format_summary_lists_every_breed_and_the_check():
     text = format_summary(root, summary, report)
     assert all(b in text for b in BREEDS)
     assert f"{summary['n_images']} images of 37 breeds" in text and 'no problems' in text
+
+def test_check_only_exit_status_says_whether_the_folder_can_train(tmp_path):
+    "Through the console script: 1 and one sentence per problem for a phone's folder, 0 for a good one"
+    from PIL import Image
+    for name, names in (('phone', [f'IMG_{i:04d}.jpg' for i in range(1, 7)]), ('pets', [f'{b}_{i}.jpg' for b in ('pug', 'beagle') for i in range(1, 4)])):
+        (tmp_path/name/'images').mkdir(parents=True)
+        for n in names: Image.new('RGB', (32, 32), (120, 90, 60)).save(tmp_path/name/'images'/n)
+    bad, good = (run_petlesson('--data', str(tmp_path/n), '--check-only') for n in ('phone', 'pets'))
+    assert bad.returncode == 1 and "petlesson: error: 6 image name(s) give no breed ('IMG'" in bad.stderr and 'Traceback' not in bad.stderr
+    assert good.returncode == 0 and 'no problems' in good.stdout, good.stderr
+
+def test_fast_is_opt_in_and_hands_lesson_08s_speed_up_to_the_training(monkeypatch):
+    "--fast is off by default; on, train_step passes petlesson.speed.speed_up as the learner's `prepare` (and the cache key)"
+    import petlesson.cli as cli
+    from petlesson.speed import speed_up
+    assert cli.make_parser().parse_args([]).fast is False and cli.make_parser().parse_args(['--fast']).fast is True
+    seen = []
+    monkeypatch.setattr(cli, 'trained_pets_learner', lambda *a, **k: seen.append(k) or 'learner')
+    assert cli.train_step('synthetic', 'efficientnet_lite0', fast=True) == 'learner'
+    assert cli.train_step('synthetic', 'efficientnet_lite0') == 'learner'
+    assert seen[0]['prepare'] is speed_up and 'prepare' not in seen[1]
+    from petlesson.learner import learner_cache_path
+    assert learner_cache_path('synthetic', prepare='speed_up') != learner_cache_path('synthetic')

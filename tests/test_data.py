@@ -39,3 +39,12 @@ def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
     assert cache_dir() == tmp_path/'c'
     monkeypatch.delenv(CACHE_ENV)
     assert cache_dir().name == 'petlesson' and '~' not in str(cache_dir())
+
+def test_check_images_counts_what_get_image_files_finds():
+    "Without links, the check walks the folder exactly as fastai does: the same images, once each"
+    from fastai.data.transforms import get_image_files
+    from petlesson.data import check_images
+    root = get_pets('sample')
+    report = check_images(root)
+    assert report.n_images == len(get_image_files(root/'images')) and report.repeated == []
+    assert sum(report.per_breed.values()) + len(report.unlabelled) == report.n_images

@@ -1,11 +1,13 @@
-"""Every notebook in nbs/, run top to bottom in a real Jupyter kernel (ipykernel driven by nbclient).
+"""Every notebook in nbs/, run top to bottom in a real Jupyter kernel (ipykernel driven by nbclient), as Colab runs it.
 
 `nbdev-test` runs notebooks in an in-process IPython shell; a reader runs them in a kernel, where
 widgets, `display`, inline plots and progress bars go through the Jupyter protocol. One kernel per
-notebook, working directory nbs/, matplotlib's inline backend, cells skipped exactly where
-`nbdev-test` skips them (tools/kernel.py). Nothing is written back. The notebooks run $NB_WORKERS
+notebook, started in a fresh empty folder with only the package importable (not the repository root, no
+nbs/, tools/ or ../shared beside it, the notebook's own file not on disk there), the default data source,
+matplotlib's inline backend, cells skipped exactly where `nbdev-test` skips them (tools/kernel.py).
+Nothing is written back. The notebooks run $NB_WORKERS
 (default 2) at a time, each in its own kernel process; each notebook still passes or fails on its own."""
-import os, sys
+import os, sys, tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import pytest
@@ -27,7 +29,8 @@ def test_skip_rule():
 def kernel_runs():
     "Every notebook started in its own kernel, NB_WORKERS at a time: name -> future of the executed notebook"
     pool = ThreadPoolExecutor(max_workers=max(1, int(os.environ.get('NB_WORKERS', 2))))
-    yield {name: pool.submit(kernel.execute, ROOT/'nbs'/name) for name in NOTEBOOKS}
+    empty = lambda: tempfile.mkdtemp(prefix='petlesson-colab-')   # a fresh empty working folder per notebook
+    yield {name: pool.submit(kernel.execute, ROOT/'nbs'/name, cwd=empty()) for name in NOTEBOOKS}
     pool.shutdown(wait=True, cancel_futures=True)
 
 @pytest.mark.parametrize('name', NOTEBOOKS)
@@ -54,3 +57,16 @@ def test_kernel_run_keeps_skipped_cells_and_stores_widgets(tmp_path):
     state = out.metadata['widgets'][kernel.WIDGET_MIME]['state']
     assert [s['state']['value'] for s in state.values() if s['model_name'] == 'IntSliderModel'] == [4]
     assert 'inline' in out.cells[2].outputs[0].text
+
+def test_colab_like_kernel_sees_the_package_only(tmp_path):
+    "The kernel test's setting: cwd an empty folder, petlesson importable, the repository root and its notebooks not"
+    import nbformat
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell('import os, sys, petlesson\nfrom pathlib import Path\n'
+                                          'print(os.listdir("."), Path(petlesson.__file__).parent.name)\n'
+                                          f'print(any(Path(p).resolve() == Path({str(ROOT)!r}) for p in sys.path if p))\n'
+                                          'import importlib.util; print(importlib.util.find_spec("kernel") is None)')]
+    src = tmp_path/'nb'/'t.ipynb'; src.parent.mkdir(); nbformat.write(nb, str(src))
+    work = tmp_path/'empty'; work.mkdir()
+    out = kernel.execute(src, timeout=120, cwd=work)
+    assert out.cells[0].outputs[0].text.split('\n')[:3] == ["[] petlesson", 'False', 'True']

@@ -69,12 +69,25 @@ def test_widget_driven_headless():
     ex.slider.value = 0.1
     assert ex.image.value != png and ex.summary.value != text
     torch.testing.assert_close(ex.view.probs, torch.softmax(torch.tensor([0., 1., 4.]) / 0.1, 0))
-    with pytest.raises(Exception, match="outside the slider's range"): ex.slider.value = 1e6
-    assert ex.slider.value == pytest.approx(0.1)
+    ex.slider.value = 1e6   # refused: the widget says why and keeps its value, no exception escapes from a slider
+    assert "outside the slider's range" in ex.summary.value and ex.error and ex.slider.value == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="outside the slider's range"): ex.set(temperature=1e6)
+    ex.slider.value = 0.2
+    assert ex.error is None and ex.view.temperature == pytest.approx(0.2)
+    ex.slider.value = 0.1
     ex.preset.value = 'all equal'
     assert len(ex.view.probs) == 5 and ex.labels is None
     ex.logits_box.value = 'nonsense'
     assert ex.error and 'separated by commas' in ex.summary.value
+
+def test_slider_alone_raises_and_set_changes_nothing_on_bad_temperature():
+    from traitlets import TraitError
+    from petlesson.losses import TemperatureSlider
+    s = TemperatureSlider(base=10, min=-1, max=1)
+    with pytest.raises(TraitError, match="outside the slider's range"): s.value = 50.
+    ex = temperature_explorer([0., 1., 4.])
+    with pytest.raises(ValueError, match="outside the slider's range"): ex.set(logits=[1., 2.], temperature=500.)
+    assert len(ex.view.probs) == 3   # the logits were not changed either
 
 def test_presets_carry_labels_and_targets():
     from petlesson.losses import TemperatureExplorer

@@ -72,3 +72,12 @@ def test_stop_div_off_runs_every_batch(tmp_path):
     curve = lr_range_test(learn, start_lr=1e-2, end_lr=1e5, num_it=40, stop_div=False)
     assert not curve.diverged and len(curve.lrs) == 40
     np.testing.assert_allclose(curve.lrs, np.geomspace(1e-2, 1e5, 41)[:40], rtol=1e-9)
+
+def test_beta_sets_the_smoothing(tmp_path):
+    import pandas as pd
+    learn = tiny_learner(tmp_path)
+    curve = lr_range_test(learn, num_it=30, stop_div=False, beta=0.9)
+    np.testing.assert_allclose(pd.Series(curve.raw_losses).ewm(alpha=0.1, adjust=True).mean().values, curve.losses, rtol=1e-5)
+    default = lr_range_test(learn, num_it=30, stop_div=False)
+    np.testing.assert_allclose(default.raw_losses, curve.raw_losses, rtol=1e-5)   # same batches, same rates: only the smoothing differs
+    assert not np.allclose(default.losses, curve.losses)

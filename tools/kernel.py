@@ -10,7 +10,7 @@ Cells are skipped exactly where `nbdev-test` skips them (`#| eval: false`, the `
 tests/test_kernels.py runs every notebook the same way without saving.
 """
 from __future__ import annotations
-import os, re, subprocess, sys, tomllib
+import os, re, subprocess, sys, tempfile, tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,14 +28,22 @@ def skipped_by_nbdev_test(source:str, flags=frozenset())->bool:
         if d.lower() == 'eval:false' or d.split(':')[0] in flags: return True
     return False
 
-def kernel_env()->dict:
-    "The kernel's environment: the repository importable, matplotlib's own inline backend"
+def kernel_env(package_only:bool=False)->dict:
+    "The kernel's environment: petlesson importable, matplotlib's own inline backend"
     env = {k: v for k, v in os.environ.items() if k != 'MPLBACKEND'}
-    env['PYTHONPATH'] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get('PYTHONPATH')]))
+    rest = [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p and Path(p).resolve() != ROOT]
+    if package_only:   # as in Colab: the package is importable, the repository (nbs/, tools/, tests/) is not
+        pkg = Path(tempfile.mkdtemp(prefix='petlesson-package-'))
+        (pkg/'petlesson').symlink_to(ROOT/'petlesson', target_is_directory=True)
+        rest.insert(0, str(pkg))
+    else: rest.insert(0, str(ROOT))
+    env['PYTHONPATH'] = os.pathsep.join(rest)
     return env
 
-def execute(path:Path|str, timeout:int=900, kernel_name:str='python3'):
-    "Run notebook `path` in a fresh kernel (cwd: its folder); return the nbformat notebook with outputs and widget state"
+def execute(path:Path|str, timeout:int=900, kernel_name:str='python3', cwd:Path|str|None=None):
+    """Run notebook `path` in a fresh kernel; return the nbformat notebook with outputs and widget state.
+    cwd=None runs it in its own folder with the repository importable; a `cwd` (an empty folder, say) runs it there
+    as Colab does, with only the package importable and the notebook's file nowhere near."""
     import nbformat
     from nbclient import NotebookClient
     from jupyter_client.manager import KernelManager
@@ -45,10 +53,11 @@ def execute(path:Path|str, timeout:int=900, kernel_name:str='python3'):
     run = nbformat.from_dict({**nb, 'cells': []})
     run.cells = [c for c in nb.cells if not (c.cell_type == 'code' and skipped_by_nbdev_test(c.source, flags))]  # same cell objects
     km = KernelManager(kernel_name=kernel_name)
-    km.start_kernel(env=kernel_env(), cwd=str(path.parent))
+    where = Path(cwd) if cwd is not None else path.parent
+    km.start_kernel(env=kernel_env(package_only=cwd is not None), cwd=str(where))
     try:
         NotebookClient(run, km=km, timeout=timeout, allow_errors=False, store_widget_state=True,
-                       resources={'metadata': {'path': str(path.parent)}}).execute()
+                       resources={'metadata': {'path': str(where)}}).execute()
     finally:
         if km.is_alive(): km.shutdown_kernel(now=True)
     nb.metadata.pop('widgets', None)
