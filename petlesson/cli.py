@@ -57,7 +57,7 @@ import torch
 from fastai.callback.core import Callback
 from fastai.torch_core import defaults
 from .learner import (trained_pets_learner, default_backbone, recipe_settings, RECIPES, WeightsDownloadError, BACKBONES,
-                               breed_confusion, plot_breed_confusion, species_confusion)
+                               breed_confusion, plot_breed_confusion, species_confusion, confusion_counts)
 
 def presize_for(source, # As for `get_pets`
                 size:int|None=None # Training size; None: the source's default
@@ -214,9 +214,11 @@ def report_step(learn, # A trained pets learner (from `train_step`)
     bars = [cb for cb in learn.cbs if isinstance(cb, ProgressCallback)]
     learn.remove_cbs(bars)   # the training had its bars; the evaluation is quick
     try:
-        interp = ClassificationInterpretation.from_learner(learn)
-        valid_loss, err = (float(v) for v in learn.validate())
-        confused = [(a, p, int(n)) for a, p, n in interp.most_confused(min_val=1)[:top]]
+        interp = ClassificationInterpretation.from_learner(learn)   # one pass over the validation set: each photo's loss
+        cm = confusion_counts(interp)   # and one for the predictions (fastai's confusion_matrix and most_confused each make their own)
+        valid_loss, err = float(interp.losses.mean()), float(1 - cm.trace() / cm.sum())   # what `learn.validate()` reports
+        off = cm.copy(); np.fill_diagonal(off, 0)   # `interp.most_confused(min_val=1)`, from the same matrix
+        confused = sorted([(interp.vocab[i], interp.vocab[j], int(off[i, j])) for i, j in zip(*np.nonzero(off))], key=lambda t: -t[2])[:top]
         sp = species_confusion(interp)
         fig = plot_breed_confusion(interp)
         fig.savefig(out/'confusion_matrix.png', dpi=120); plt.close(fig)

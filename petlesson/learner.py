@@ -22,8 +22,8 @@ from .data import (cache_dir, data_source, default_sizes, get_pets, is_synthetic
 
 # %% auto #0
 __all__ = ['OFFLINE_BACKBONES', 'OFFLINE_ARCH', 'OFFLINE_STATS', 'BACKBONES', 'SMALL_DATA_HEAD', 'LEARNER_VERSION', 'RECIPES',
-           'breed_order', 'breed_confusion', 'plot_breed_confusion', 'species_confusion', 'atomic_save',
-           'package_weights_file', 'offline_weights_path', 'offline_imagenet_model', 'set_normalization',
+           'breed_order', 'confusion_counts', 'breed_confusion', 'plot_breed_confusion', 'species_confusion',
+           'atomic_save', 'package_weights_file', 'offline_weights_path', 'offline_imagenet_model', 'set_normalization',
            'WeightsDownloadError', 'fetch_resnet_weights', 'pets_learner', 'small_data_learner', 'EpochTable',
            'train_recipe', 'default_backbone', 'recipe_settings', 'learner_cache_path', 'trained_pets_learner']
 
@@ -33,11 +33,17 @@ def breed_order(vocab # The breeds the model predicts, in its own order
     "Positions of `vocab`, cats first then dogs, alphabetical within each species"
     return sorted(range(len(vocab)), key=lambda i: (pet_species(vocab[i]) != 'cat', vocab[i].lower()))
 
+def confusion_counts(interp:ClassificationInterpretation # From `ClassificationInterpretation.from_learner`
+                    )->np.ndarray:
+    "`interp.confusion_matrix()`, computed once per interpretation: fastai runs the validation set through the model on every call"
+    if getattr(interp, '_petlesson_cm', None) is None: interp._petlesson_cm = interp.confusion_matrix()
+    return interp._petlesson_cm.copy()
+
 def breed_confusion(interp:ClassificationInterpretation, # From `ClassificationInterpretation.from_learner`
                     normalize:bool=True # Divide each row by its total (rows without images stay 0)
                    )->pd.DataFrame:
     "The confusion matrix as a table (rows: actual breed, columns: predicted), cats first then dogs"
-    cm = torch.as_tensor(interp.confusion_matrix()).float()
+    cm = torch.as_tensor(confusion_counts(interp)).float()
     if normalize: cm = cm / cm.sum(dim=1, keepdim=True).clamp(min=1)
     order, vocab = breed_order(interp.vocab), list(interp.vocab)
     names = [vocab[i] for i in order]

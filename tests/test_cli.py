@@ -44,7 +44,7 @@ def test_resnet34_without_network_is_a_clear_error(tmp_path):
 def test_one_epoch_end_to_end(tmp_path):
     "The default pipeline on the sample, shortened to one frozen and one unfrozen epoch: table, error rate, figures, metrics.json"
     out = tmp_path/'run'
-    r = run_petlesson('--data', 'sample', '--freeze-epochs', '1', '--epochs', '1', '--out', str(out), timeout=900)
+    r = run_petlesson('--data', 'sample', '--freeze-epochs', '1', '--epochs', '1', '--size', '160', '--out', str(out), timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     assert '37 breeds' in r.stdout and 'train_loss' in r.stdout and 'Final error rate' in r.stdout
     assert 'Most confused' in r.stdout
