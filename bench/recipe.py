@@ -21,6 +21,8 @@ def main(argv=None):
     p.add_argument('--backbone', default='efficientnet_lite0')
     p.add_argument('--seeds', type=int, nargs='+', default=[42])
     p.add_argument('--threads', type=int, default=2)
+    p.add_argument('--size', type=int, default=None, help='image size (default: the data source default)')
+    p.add_argument('--presize', type=int, default=None, help='item resize before augmentation (default: the data source default)')
     p.add_argument('--max-error', type=float, default=0.20)
     p.add_argument('--max-seconds', type=float, default=90)
     a = p.parse_args(argv)
@@ -35,7 +37,8 @@ def main(argv=None):
     rows = []
     for seed in a.seeds:
         t, c = time.perf_counter(), time.process_time()
-        learn = trained_pets_learner('sample', a.backbone, recipe=a.recipe, seed=seed, cache=False, verbose=False)
+        learn = trained_pets_learner('sample', a.backbone, recipe=a.recipe, seed=seed, size=a.size, presize=a.presize,
+                                     cache=False, verbose=False)
         wall, cpu = time.perf_counter() - t, time.process_time() - c
         err = float(learn.epoch_table.error_rate.iloc[-1])
         rows.append((seed, err, wall, cpu))

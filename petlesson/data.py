@@ -25,11 +25,11 @@ from fastai.torch_core import set_seed
 
 # %% auto #0
 __all__ = ['CAT_BREEDS', 'DOG_BREEDS', 'BREEDS', 'DATA_ENV', 'PHOTOS_ENV', 'CACHE_ENV', 'SOURCES', 'SAMPLE_PHOTOS',
-           'SAMPLE_QUIRKS', 'SAMPLE_VERSION', 'SYNTHETIC_VERSION', 'PET_RE', 'MIN_PHOTOS_PER_BREED', 'DEFAULT_SIZES',
-           'pet_species', 'data_source', 'cache_dir', 'sample_files', 'PhotosUnavailable', 'find_photos', 'real_sample',
-           'breed_recipe', 'draw_pet', 'make_sample', 'is_synthetic', 'PetsDownloadError', 'check_layout', 'get_pets',
-           'pet_label', 'pets_summary', 'ImageReport', 'check_images', 'load_pet_image', 'PetImage', 'writable_folder',
-           'default_sizes', 'pets_datablock', 'pets_dataloaders']
+           'SAMPLE_QUIRKS', 'SAMPLE_VERSION', 'SYNTHETIC_VERSION', 'PET_RE', 'MIN_PHOTOS_PER_BREED', 'BOOK_SIZES',
+           'DEFAULT_SIZES', 'SIZES_ENV', 'pet_species', 'data_source', 'cache_dir', 'sample_files', 'PhotosUnavailable',
+           'find_photos', 'real_sample', 'breed_recipe', 'draw_pet', 'make_sample', 'is_synthetic', 'PetsDownloadError',
+           'check_layout', 'get_pets', 'pet_label', 'pets_summary', 'ImageReport', 'check_images', 'load_pet_image',
+           'PetImage', 'writable_folder', 'default_sizes', 'pets_datablock', 'pets_dataloaders']
 
 # %% ../nbs/00_data.ipynb #671be251
 CAT_BREEDS = ('Abyssinian', 'Bengal', 'Birman', 'Bombay', 'British_Shorthair', 'Egyptian_Mau',
@@ -600,14 +600,20 @@ def writable_folder(path:str|Path, # A folder to write in; it need not exist yet
     return path
 
 # %% ../nbs/00_data.ipynb #ce4d021b
-DEFAULT_SIZES = {'photos': (460, 224), 'synthetic': (192, 128)}   # (presize, size)
+BOOK_SIZES = (460, 224)   # the book's (presize, size): `Resize(460)`, `aug_transforms(size=224)`
+DEFAULT_SIZES = {'photos': (320, 224), 'synthetic': (192, 128)}   # (presize, size) on a CPU
+SIZES_ENV = 'PETLESSON_SIZES'   # 'book': the book's sizes on photos; 'cpu': `DEFAULT_SIZES`; unset: 'book' with a GPU, else 'cpu'
 
 def default_sizes(source:str|Path|None=None # As for `get_pets`
                  )->tuple:
-    "(presize, size) for a data source: the book's 460/224 on real photos, 192/128 on the synthetic sample"
+    "(presize, size) for a data source: on photos the book's 460/224 with a GPU (or `PETLESSON_SIZES=book`), else 320/224; 192/128 on the synthetic sample"
     s = data_source(source)
     synthetic = s == 'synthetic' or (s == 'sample' and is_synthetic(get_pets(source)))
-    return DEFAULT_SIZES['synthetic' if synthetic else 'photos']
+    if synthetic: return DEFAULT_SIZES['synthetic']
+    choice = os.environ.get(SIZES_ENV, '').strip().lower() or ('book' if torch.cuda.is_available() else 'cpu')
+    if choice not in ('book', 'cpu'):
+        raise ValueError(f"{SIZES_ENV}={os.environ[SIZES_ENV]!r} is not a choice of sizes: set it to 'book' (460/224) or 'cpu' (320/224), or unset it")
+    return BOOK_SIZES if choice == 'book' else DEFAULT_SIZES['photos']
 
 def pets_datablock(presize:int=460, # Size of the item-level `Resize` (the large first step of presizing)
                    size:int=224, # Final training size, used by `aug_transforms` on the batch

@@ -200,7 +200,7 @@ def test_predict_on_the_gpu_agrees_with_the_cpu(tiny):
 def test_train_then_predict_from_the_console(tiny, tmp_path):
     "`petlesson --out DIR` saves DIR/model.pkl and records it; `petlesson predict DIR/model.pkl photo` names its breeds"
     out = tmp_path/'run'
-    r = run_petlesson('--data', str(tiny.root), '--epochs', '1', '--size', '64', '--bs', '16', '--threads', '1', '--out', str(out))
+    r = run_petlesson('--data', str(tiny.root), '--freeze-epochs', '1', '--epochs', '1', '--size', '64', '--bs', '16', '--threads', '1', '--out', str(out))
     assert r.returncode == 0, r.stderr[-3000:]
     m = json.loads((out/'metrics.json').read_text())
     assert m['model'] == 'model.pkl' and (out/'model.pkl').stat().st_size > 10_000_000 and 'model.pkl' in r.stdout

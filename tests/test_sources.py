@@ -81,7 +81,9 @@ def test_synthetic_is_marked_and_sized(tmp_path, monkeypatch):
     root = D.make_sample(tmp_path/'syn', n_per_breed=2)
     assert D.is_synthetic(root) and not D.is_synthetic(_fake_photos(tmp_path/'photos'))
     assert stat.S_IMODE(root.stat().st_mode) & 0o055 == 0o055
-    assert D.default_sizes('synthetic') == (192, 128) and D.default_sizes(tmp_path/'photos') == (460, 224)
+    assert D.default_sizes('synthetic') == (192, 128)
+    monkeypatch.setenv(D.SIZES_ENV, 'cpu'); assert D.default_sizes(tmp_path/'photos') == (320, 224)    # photos on a CPU
+    monkeypatch.setenv(D.SIZES_ENV, 'book'); assert D.default_sizes(tmp_path/'photos') == (460, 224)   # the book's
 
 def test_no_dataset_photo_is_tracked_by_git():
     "The repository never redistributes photos: no tracked file is named like a dataset image or has the bytes of one"
