@@ -58,6 +58,14 @@ def test_kernel_run_keeps_skipped_cells_and_stores_widgets(tmp_path):
     assert [s['state']['value'] for s in state.values() if s['model_name'] == 'IntSliderModel'] == [4]
     assert 'inline' in out.cells[2].outputs[0].text
 
+def test_stale_widget_buffers_are_dropped():
+    "A FileUpload emptied after an upload: its saved state keeps no bytes that no longer belong to a value"
+    state = {'state': {'a': {'model_name': 'FileUploadModel', 'state': {'value': []}, 'buffers': [{'path': ['value', 0, 'content'], 'data': 'AAAA', 'encoding': 'base64'}]},
+                       'b': {'model_name': 'FileUploadModel', 'state': {'value': [{'name': 'x.jpg'}]}, 'buffers': [{'path': ['value', 0, 'content'], 'data': 'AAAA', 'encoding': 'base64'}]},
+                       'c': {'model_name': 'IntSliderModel', 'state': {'value': 3}}}}
+    out = kernel.drop_stale_buffers(state)['state']
+    assert 'buffers' not in out['a'] and len(out['b']['buffers']) == 1 and 'buffers' not in out['c']
+
 def test_colab_like_kernel_sees_the_package_only(tmp_path):
     "The kernel test's setting: cwd an empty folder, petlesson importable, the repository root and its notebooks not"
     import nbformat

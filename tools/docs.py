@@ -240,6 +240,13 @@ def install_static(out:Path, assets:Path):
     shutil.copytree(assets, static, ignore=shutil.ignore_patterns('.complete', 'embed.js', 'libembed-amd.js', '*.map'))
     (static/'site.css').write_text(SITE_CSS)
     (static/'colab-badge.svg').write_text(BADGE_SVG)
+    # The html-manager's two bundles load their icon fonts (the FileUpload button's, for one) from the folders their
+    # AMD module names point to, relative to the page: `@jupyter-widgets/` and `@jupyter-widgets/html-manager/dist/`.
+    shutil.rmtree(Path(out)/'@jupyter-widgets', ignore_errors=True)
+    for fonts in (Path(out)/'@jupyter-widgets', Path(out)/'@jupyter-widgets'/'html-manager'/'dist'):
+        fonts.mkdir(parents=True, exist_ok=True)
+        for f in (static/'html-manager'/'dist').iterdir():
+            if f.suffix in ('.woff', '.woff2', '.ttf', '.eot', '.svg'): shutil.copy2(f, fonts/f.name)
 
 def build(out:Path|str='_site', root:Path=ROOT, n_workers:int=2, quiet:bool=False)->list:
     "Build the offline site into `out`; return the list of pages (dicts with name, file, title, headings...)"

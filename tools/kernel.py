@@ -40,6 +40,24 @@ def kernel_env(package_only:bool=False)->dict:
     env['PYTHONPATH'] = os.pathsep.join(rest)
     return env
 
+def _resolves(state, path)->bool:
+    "Whether the buffer `path` (keys and indices) leads into `state`: every step but the last exists (the last is the buffer's own)"
+    for k in path[:-1]:
+        try: state = state[k]
+        except (KeyError, IndexError, TypeError): return False
+    return isinstance(state, (dict, list))
+
+def drop_stale_buffers(widget_state:dict)->dict:
+    """Remove binary buffers whose path no longer exists in their model's state, in place; return `widget_state`.
+    nbclient keeps the last buffers a model sent even after a later update empties the value they belonged to
+    (a FileUpload set back to `()` keeps the uploaded file's bytes), and the html-manager then fails to render the
+    page's widgets ("Cannot set properties of undefined")."""
+    for model in widget_state.get('state', {}).values():
+        if 'buffers' in model:
+            model['buffers'] = [b for b in model['buffers'] if _resolves(model.get('state', {}), b['path'])]
+            if not model['buffers']: del model['buffers']
+    return widget_state
+
 def execute(path:Path|str, timeout:int=900, kernel_name:str='python3', cwd:Path|str|None=None):
     """Run notebook `path` in a fresh kernel; return the nbformat notebook with outputs and widget state.
     cwd=None runs it in its own folder with the repository importable; a `cwd` (an empty folder, say) runs it there
@@ -62,7 +80,7 @@ def execute(path:Path|str, timeout:int=900, kernel_name:str='python3', cwd:Path|
         if km.is_alive(): km.shutdown_kernel(now=True)
     nb.metadata.pop('widgets', None)
     state = run.metadata.get('widgets', {}).get(WIDGET_MIME, {})
-    if state.get('state'): nb.metadata['widgets'] = {WIDGET_MIME: state}
+    if state.get('state'): nb.metadata['widgets'] = {WIDGET_MIME: drop_stale_buffers(state)}
     for c in nb.cells:
         if c.cell_type == 'code' and skipped_by_nbdev_test(c.source, flags): c.outputs, c.execution_count = [], None
     return nb
