@@ -23,9 +23,10 @@ from .data import (cache_dir, data_source, default_sizes, get_pets, is_synthetic
 # %% auto #0
 __all__ = ['OFFLINE_BACKBONES', 'OFFLINE_ARCH', 'OFFLINE_STATS', 'BACKBONES', 'SMALL_DATA_HEAD', 'LEARNER_VERSION', 'RECIPES',
            'breed_order', 'confusion_counts', 'breed_confusion', 'plot_breed_confusion', 'species_confusion',
-           'atomic_save', 'package_weights_file', 'offline_weights_path', 'offline_imagenet_model', 'set_normalization',
-           'WeightsDownloadError', 'fetch_resnet_weights', 'pets_learner', 'small_data_learner', 'EpochTable',
-           'train_recipe', 'default_backbone', 'recipe_settings', 'learner_cache_path', 'trained_pets_learner']
+           'save_atomically', 'package_weights_file', 'offline_weights_path', 'offline_imagenet_model',
+           'set_normalization', 'WeightsDownloadError', 'fetch_resnet_weights', 'pets_learner', 'small_data_learner',
+           'EpochTable', 'train_recipe', 'default_backbone', 'recipe_settings', 'learner_cache_path',
+           'trained_pets_learner']
 
 # %% ../nbs/02_first_model.ipynb #db72a3a2
 def breed_order(vocab # The breeds the model predicts, in its own order
@@ -92,7 +93,8 @@ OFFLINE_ARCH = OFFLINE_BACKBONES['efficientnet_lite0'][0]   # timm's name for Ef
 OFFLINE_STATS = ([0.5]*3, [0.5]*3)       # their input normalisation: pixels in [0, 1] mapped to [-1, 1]
 BACKBONES = (*OFFLINE_BACKBONES, 'resnet34', 'resnet50')
 
-def atomic_save(obj, # Anything `torch.save` accepts
+# Not `atomic_save`: `from fastai.vision.all import *` brings fastcore's context manager of that name, which would replace it in a notebook.
+def save_atomically(obj, # Anything `torch.save` accepts
                 dest:str|Path # File to write; its folder is created
                )->Path:
     "`torch.save` `obj` to `dest` through a temporary file renamed into place, so readers never see a partial file"
@@ -132,7 +134,7 @@ def offline_weights_path(backbone:str='efficientnet_lite0' # One of `OFFLINE_BAC
         raise RuntimeError(f"The package's {backbone} weights ({len(src)} tensors) do not line up with timm's "
                            f"{arch} ({len(ref)} tensors); first mismatches: {bad[:3]}. "
                            f"Check the versions of timm and {pkg} in pyproject.toml.")
-    return atomic_save(OrderedDict(zip(ref.keys(), src.values())), dest)
+    return save_atomically(OrderedDict(zip(ref.keys(), src.values())), dest)
 
 # %% ../nbs/02_first_model.ipynb #acde1954
 def offline_imagenet_model(pretrained:bool=True, # Load the offline ImageNet weights (else random initialisation)
@@ -311,7 +313,7 @@ def trained_pets_learner(source=None, # As for `get_pets`
             train_recipe(learn, s['freeze_epochs'], s['epochs'], s['lr'], fine_tune=not s['small_data'], cbs=table)
             learn.epoch_table, learn.from_cache = pd.DataFrame(table.rows), False
             if cache:
-                atomic_save(dict(model=learn.model.state_dict(), table=table.rows, settings=s), dest)
+                save_atomically(dict(model=learn.model.state_dict(), table=table.rows, settings=s), dest)
                 if verbose: print(f"Saved trained weights to {where}")
     learn.cache_path, learn.backbone, learn.settings = (dest if cache else None), s['backbone'], s
     return learn

@@ -24,7 +24,7 @@ import fastai.callback.progress, fastai.callback.schedule   # they add `no_bar` 
 from fastai.metrics import error_rate
 from fastai.torch_core import set_seed
 from .data import cache_dir
-from .learner import atomic_save
+from .learner import save_atomically
 
 # %% auto #0
 __all__ = ['FEATURES_VERSION', 'SUGGESTERS', 'MIN_POINTS', 'frozen_features', 'head_learner', 'LRRangeTest', 'LRCurve',
@@ -59,7 +59,7 @@ def frozen_features(learn:Learner, # A `vision_learner`-style Learner: `model[0]
             xs, ys = zip(*[(pool(xb).cpu().as_subclass(torch.Tensor), yb.cpu().as_subclass(torch.Tensor)) for xb, yb in tdl])
             out[name] = (torch.cat(xs), torch.cat(ys))
     if cache:
-        atomic_save(out, fn)
+        save_atomically(out, fn)
     return out
 
 def head_learner(learn:Learner, # The full learner whose head we copy
@@ -304,7 +304,7 @@ def train_at_lrs(make_learner, # Called with no arguments, returns a fresh Learn
         train.append(np.array(cb.losses)); valid.append(vals[:, 0]); err.append(vals[:, 1])
     grid = LRGrid(lrs, train, np.stack(valid), np.stack(err))
     if fn is not None:
-        atomic_save(grid.__dict__, fn)
+        save_atomically(grid.__dict__, fn)
     return grid
 
 # %% ../nbs/04_lr_find.ipynb #b6ab2212

@@ -27,7 +27,7 @@ from fastai.metrics import error_rate
 from fastai.torch_core import set_seed, params
 from fastai.vision.learner import TimmBody
 from .data import cache_dir
-from .learner import atomic_save
+from .learner import save_atomically
 from .lr import lr_range_test, LRCurve
 
 # %% auto #0
@@ -118,7 +118,7 @@ def body_features(learn:Learner, # A `vision_learner`; its body runs in eval mod
                 if cut: at_cut[split] = (torch.cat(acts), out[split][1])
     finally: learn.model.train(was)
     if cut: out['at_cut'] = at_cut
-    if cache: atomic_save(out, fn)
+    if cache: save_atomically(out, fn)
     return out
 
 # %% ../nbs/05_transfer_learning.ipynb #67098636
@@ -174,7 +174,7 @@ def run_once(fn, # Called with no arguments; returns what `torch.save` stores: n
     dest = cache_dir()/'runs'/f'{name}-{hashlib.sha1(blob.encode()).hexdigest()[:16]}.pt'
     if dest.exists(): return torch.load(dest, weights_only=False)
     out = fn()
-    atomic_save(out, dest)
+    save_atomically(out, dest)
     return out
 
 # %% ../nbs/05_transfer_learning.ipynb #005100ce
