@@ -34,8 +34,9 @@ __all__ = ['FEATURES_VERSION', 'SUGGESTERS', 'MIN_POINTS', 'frozen_features', 'h
 # %% ../nbs/04_lr_find.ipynb #f7e7aedc
 FEATURES_VERSION = 2
 
-def _features_key(learn, items):
-    h = hashlib.sha1(f'v{FEATURES_VERSION}|{learn.dls.after_item!r}|{learn.dls.after_batch!r}'.encode())
+def _features_key(learn, items, *extra):
+    "A short hash of what a frozen body's outputs depend on: the transforms, the body's weights, the items, and `extra` (anything else that changes them)"
+    h = hashlib.sha1(f'v{FEATURES_VERSION}|{learn.dls.after_item!r}|{learn.dls.after_batch!r}'.encode() + ''.join(f'|{e!r}' for e in extra).encode())
     for p in learn.model[0].state_dict().values(): h.update(p.detach().cpu().numpy().tobytes())
     for o in items: h.update(str(o).encode())
     return h.hexdigest()[:16]

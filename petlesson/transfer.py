@@ -28,7 +28,7 @@ from fastai.torch_core import set_seed, params
 from fastai.vision.learner import TimmBody
 from .data import cache_dir
 from .learner import save_atomically
-from .lr import lr_range_test, LRCurve
+from .lr import lr_range_test, LRCurve, _features_key
 
 # %% auto #0
 __all__ = ['BodyBnFreeze', 'body_stages', 'stage_costs', 'frozen_batches', 'body_features', 'top_learner', 'seed_summary',
@@ -82,8 +82,6 @@ def frozen_batches(dls # The `DataLoaders` whose images to list
     return {split: [(xb.as_subclass(torch.Tensor), yb.as_subclass(torch.Tensor)) for xb, yb in dls.test_dl(dl.items, with_labels=True)]
             for split, dl in (('train', dls.train), ('valid', dls.valid))}
 
-_FEATURES_VERSION = 1
-
 def body_features(learn:Learner, # A `vision_learner`; its body runs in eval mode, without gradients
                   cut:str|None=None, # Also keep the activations entering this stage (a name from `body_stages`)
                   autocast_dtype=None, # e.g. `torch.bfloat16`: run the body under autocast (results stored as float32)
@@ -96,14 +94,12 @@ def body_features(learn:Learner, # A `vision_learner`; its body runs in eval mod
     mods = list(stages.values())
     i = list(stages).index(cut) if cut else len(mods)
     bottom, top, pool, dls = nn.Sequential(*mods[:i]), nn.Sequential(*mods[i:]), learn.model[1][:2], learn.dls
-    h = hashlib.sha1(f'v{_FEATURES_VERSION}|{cut}|{autocast_dtype}|{dls.after_item!r}|{dls.after_batch!r}|{pool!r}'.encode())
-    for p in learn.model[0].state_dict().values(): h.update(p.detach().cpu().float().numpy().tobytes())
-    for o in list(dls.train.items) + list(dls.valid.items): h.update(str(o).encode())
-    fn = cache_dir()/'features'/f'body-{h.hexdigest()[:16]}.pt'
+    key = _features_key(learn, list(dls.train.items) + list(dls.valid.items), 'body', cut, autocast_dtype, pool)   # lesson 04's key, plus this function's arguments
+    fn = cache_dir()/'features'/f'body-{key}.pt'
     if cache and fn.exists(): return torch.load(fn)
     device = next(learn.model.parameters()).device
     ctx = torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype is not None else contextlib.nullcontext()
-    out, at_cut, was = {'cut': cut, 'key': h.hexdigest()[:16]}, {}, learn.model.training
+    out, at_cut, was = {'cut': cut, 'key': key}, {}, learn.model.training
     batches = (batches() if callable(batches) else batches) or frozen_batches(dls)
     learn.model.eval()
     try:

@@ -13,3 +13,12 @@ def run_petlesson(*args, env=None, timeout=900):
     exe = shutil.which('petlesson', path=str(Path(sys.executable).parent))
     cmd = [exe, *args] if exe else [sys.executable, '-m', 'petlesson.cli', *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
+
+def run_main(capsys, *args):
+    "`petlesson ARGS` in this process: its exit status, stdout and stderr, as `subprocess.run` gives them (argparse's exit becomes the status)"
+    from types import SimpleNamespace
+    from petlesson.cli import main
+    try: rc = main([str(a) for a in args])
+    except SystemExit as e: rc = e.code
+    out = capsys.readouterr()
+    return SimpleNamespace(returncode=rc, stdout=out.out, stderr=out.err)

@@ -3,21 +3,14 @@
 Two tests go through the installed console script in a process of its own (`--help`, and a short training run
 end to end); the others call the same `main` in this process, which skips the eight seconds of imports a new
 process costs and checks the same messages and exit statuses."""
-import json
-from types import SimpleNamespace
+import functools, json
 import pytest
-from conftest import run_petlesson
+from conftest import run_petlesson, run_main
 
 @pytest.fixture
 def petlesson(capsys):
-    "Run `petlesson ARGS` in this process: an object with the exit status, stdout and stderr, as `subprocess.run` gives"
-    from petlesson.cli import main
-    def run(*args):
-        try: rc = main(list(args))
-        except SystemExit as e: rc = e.code
-        out = capsys.readouterr()
-        return SimpleNamespace(returncode=rc, stdout=out.out, stderr=out.err)
-    return run
+    "Run `petlesson ARGS` in this process (conftest's `run_main`)"
+    return functools.partial(run_main, capsys)
 
 def test_help():
     r = run_petlesson('--help')

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import numpy as np, pytest, torch
 from PIL import Image
-from conftest import ROOT, run_petlesson
+from conftest import ROOT, run_petlesson, run_main
 
 warnings.filterwarnings('ignore')
 from petlesson.data import make_sample, pets_dataloaders, pet_species, BREEDS
@@ -153,10 +153,9 @@ def test_predict_files_reports_each_problem_in_its_place(tiny, tmp_path):
 # ---- the command ----------------------------------------------------------------------------------------------
 
 def run_predict(capsys, *args):
-    rc = main(['predict', *map(str, args)])
-    out, err = capsys.readouterr()
-    assert 'Traceback' not in err
-    return rc, out, err
+    r = run_main(capsys, 'predict', *args)
+    assert 'Traceback' not in r.stderr
+    return r.returncode, r.stdout, r.stderr
 
 def test_predict_command(tiny, capsys):
     rc, out, err = run_predict(capsys, tiny.model, tiny.photo, '--cpu')
