@@ -27,57 +27,9 @@ from .data import cache_dir
 from .learner import save_atomically
 
 # %% auto #0
-__all__ = ['FEATURES_VERSION', 'SUGGESTERS', 'MIN_POINTS', 'frozen_features', 'head_learner', 'LRRangeTest', 'LRCurve',
-           'seed_learner', 'lr_range_test', 'suggest_minimum', 'suggest_steep', 'suggest_valley', 'suggest_slide',
-           'suggest_lrs', 'plot_lr_curve', 'LRGrid', 'train_at_lrs', 'draw_lr_explorer', 'lr_explorer']
-
-# %% ../nbs/04_lr_find.ipynb #f7e7aedc
-FEATURES_VERSION = 2
-
-def _features_key(learn, items, *extra):
-    "A short hash of what a frozen body's outputs depend on: the transforms, the body's weights, the items, and `extra` (anything else that changes them)"
-    h = hashlib.sha1(f'v{FEATURES_VERSION}|{learn.dls.after_item!r}|{learn.dls.after_batch!r}'.encode() + ''.join(f'|{e!r}' for e in extra).encode())
-    for p in learn.model[0].state_dict().values(): h.update(p.detach().cpu().numpy().tobytes())
-    for o in items: h.update(str(o).encode())
-    return h.hexdigest()[:16]
-
-def frozen_features(learn:Learner, # A `vision_learner`-style Learner: `model[0]` the body, `model[1]` the head
-                    cache:bool=True # Keep the features on disk under `cache_dir()/'features'`, keyed by weights, items and transforms
-                   )->dict:
-    "Pooled body outputs for the training and validation images, without augmentation: {'train': (x, y), 'valid': (x, y), 'key': str}"
-    if not (isinstance(learn.model, nn.Sequential) and len(learn.model) == 2):
-        raise TypeError("frozen_features expects a vision_learner model, nn.Sequential(body, head); "
-                        f"got {type(learn.model).__name__}. Build the learner with `vision_learner` or `pets_learner`.")
-    dls = learn.dls
-    key = _features_key(learn, list(dls.train.items) + list(dls.valid.items))
-    fn = cache_dir()/'features'/f'{key}.pt'
-    if cache and fn.exists(): return torch.load(fn)
-    pool = nn.Sequential(learn.model[0], *learn.model[1][:2]).eval()   # body, then the head's pooling and flatten
-    out = {'key': key}
-    with torch.no_grad():
-        for name, dl in (('train', dls.train), ('valid', dls.valid)):
-            tdl = dls.test_dl(dl.items, with_labels=True)    # validation transforms: no augmentation, fixed order
-            xs, ys = zip(*[(pool(xb).cpu().as_subclass(torch.Tensor), yb.cpu().as_subclass(torch.Tensor)) for xb, yb in tdl])
-            out[name] = (torch.cat(xs), torch.cat(ys))
-    if cache:
-        save_atomically(out, fn)
-    return out
-
-def head_learner(learn:Learner, # The full learner whose head we copy
-                 features:dict, # Output of `frozen_features(learn)`
-                 bs:int=32, # Batch size
-                 seed:int=42, # Seed for the head's fresh weights
-                 **kwargs # Further arguments to `Learner`
-                )->Learner:
-    "A Learner that trains a freshly initialised copy of `learn`'s head on precomputed body features"
-    set_seed(seed, reproducible=True)
-    head = deepcopy(learn.model[1][2:])
-    for m in head.modules():
-        if hasattr(m, 'reset_parameters'): m.reset_parameters()
-    ds = {k: list(zip(*features[k])) for k in ('train', 'valid')}
-    dls = DataLoaders(DataLoader(ds['train'], bs=bs, shuffle=True, drop_last=True), DataLoader(ds['valid'], bs=bs*2))
-    kwargs.setdefault('metrics', error_rate)
-    return Learner(dls, head, loss_func=learn.loss_func, path=cache_dir()/'tmp', **kwargs)
+__all__ = ['SUGGESTERS', 'MIN_POINTS', 'LRRangeTest', 'LRCurve', 'seed_learner', 'lr_range_test', 'suggest_minimum',
+           'suggest_steep', 'suggest_valley', 'suggest_slide', 'suggest_lrs', 'plot_lr_curve', 'LRGrid', 'train_at_lrs',
+           'draw_lr_explorer', 'lr_explorer']
 
 # %% ../nbs/04_lr_find.ipynb #e44a5758
 class LRRangeTest(Callback):

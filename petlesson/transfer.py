@@ -27,8 +27,8 @@ from fastai.metrics import error_rate
 from fastai.torch_core import set_seed, params
 from fastai.vision.learner import TimmBody
 from .data import cache_dir
-from .learner import save_atomically
-from .lr import lr_range_test, LRCurve, _features_key
+from .learner import save_atomically, _features_key
+from .lr import lr_range_test, LRCurve
 
 # %% auto #0
 __all__ = ['BodyBnFreeze', 'body_stages', 'stage_costs', 'frozen_batches', 'body_features', 'top_learner', 'seed_summary',
@@ -94,7 +94,7 @@ def body_features(learn:Learner, # A `vision_learner`; its body runs in eval mod
     mods = list(stages.values())
     i = list(stages).index(cut) if cut else len(mods)
     bottom, top, pool, dls = nn.Sequential(*mods[:i]), nn.Sequential(*mods[i:]), learn.model[1][:2], learn.dls
-    key = _features_key(learn, list(dls.train.items) + list(dls.valid.items), 'body', cut, autocast_dtype, pool)   # lesson 04's key, plus this function's arguments
+    key = _features_key(learn, list(dls.train.items) + list(dls.valid.items), 'body', cut, autocast_dtype, pool)   # lesson 02's key (`frozen_features`), plus this function's arguments
     fn = cache_dir()/'features'/f'body-{key}.pt'
     if cache and fn.exists(): return torch.load(fn)
     device = next(learn.model.parameters()).device
