@@ -10,7 +10,6 @@ import os, json, hashlib, importlib, tempfile, contextlib, warnings
 warnings.filterwarnings('ignore', message='.*torch.jit.script.*deprecated')
 from collections import OrderedDict
 from pathlib import Path
-
 from copy import deepcopy
 
 import numpy as np, pandas as pd, torch, timm, fastai

@@ -12,13 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import nn
 import matplotlib.pyplot as plt
 
 warnings.filterwarnings('ignore', message='.*torch.jit.script.*deprecated')
 from fastai.callback.core import Callback, CancelFitException, CancelValidException
-from fastai.data.core import DataLoaders
-from fastai.data.load import DataLoader
 from fastai.learner import Learner
 import fastai.callback.progress, fastai.callback.schedule   # they add `no_bar` and `fit_one_cycle` to `Learner`
 from fastai.metrics import error_rate
