@@ -636,7 +636,7 @@ def pets_dataloaders(source:str|Path|None=None, # As for `get_pets`
                      seed:int=42, # Seed of the split, the shuffling and the augmentations
                      valid_pct:float=0.2, # Share of images held out for validation
                      min_scale:float=0.75, # Smallest share of the image a random crop keeps
-                     num_workers:int=0, # Worker processes for loading; 0 loads in the main process
+                     num_workers:int=0, # Worker processes for loading; 0 (fastai's default is one per core) loads in the main process: the same batches on every machine
                      **kwargs # Further arguments to `DataBlock.dataloaders`
                     ):
     "Seeded `DataLoaders` for the pets dataset from `source`, with presizing"
