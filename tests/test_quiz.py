@@ -145,16 +145,16 @@ def test_regexes_run_on_the_real_file_names():
     assert len(set(want)) == 37
 
 @pytest.mark.parametrize('qid', list(QUESTIONS))
-def test_slow_and_hanging_inputs_return_within_a_second(qid):
+def test_slow_and_hanging_inputs_return_in_seconds_not_minutes(qid):
     for r in ('not ' * 749, '1' * 2999, '(' * 2999, '1e' * 1499, '-' * 2999 + '1', '=' * 1500 + ' x', 'unfreeze then ' * 214, 'minimum ' * 374):
         start = time.perf_counter(); check_answer(qid, r)
         assert time.perf_counter() - start < 5, (qid, r[:20])   # a backtracking regex would take minutes; 5 s leaves room for a loaded machine
     start = time.perf_counter(); v = check_answer(qid, 'x' * 360_000)
-    assert time.perf_counter() - start < 1 and f"at most {MAX_CHARS:,}" in v.message and not v.attempted
+    assert time.perf_counter() - start < 5 and f"at most {MAX_CHARS:,}" in v.message and not v.attempted   # refused before any regex runs
 
 def test_a_catastrophic_regex_is_stopped_with_a_message():
     start = time.perf_counter(); v = check_answer('q02', r'^((.+)+)+X$')
-    assert time.perf_counter() - start < 1 and v.right is False and 'stopped' in v.message
+    assert time.perf_counter() - start < 5 and v.right is False and 'stopped' in v.message   # stopped at the 0.8 s limit, not left to run for hours
 
 def test_bad_input_gives_clear_messages():
     with pytest.raises(ValueError, match='Unknown question'): check_answer('q0', 'x')

@@ -30,7 +30,7 @@ def test_sample_names():
 def test_sample_names_are_exactly_the_shared_folder():
     assert sorted(D.sample_files()) == sorted(p.name for p in (SHARED/'images').iterdir())
 
-def test_real_sample_links_every_file_unaltered(tmp_path):
+def test_real_sample_links_every_file_unaltered(tmp_path, monkeypatch):
     src = _fake_photos(tmp_path/'photos')
     dest = D.real_sample(tmp_path/'cache'/'sample', photos=src)
     assert sorted(p.name for p in (dest/'images').iterdir()) == sorted(D.sample_files())
@@ -38,8 +38,9 @@ def test_real_sample_links_every_file_unaltered(tmp_path):
     listed = (dest/'annotations'/'list.txt').read_text()
     assert listed.startswith('#Image') and 'not_in_sample_1' not in listed and 'Abyssinian_5 ' in listed
     assert stat.S_IMODE(dest.stat().st_mode) & 0o055 == 0o055    # readable by others, like the rest of the cache
-    t = time.perf_counter(); assert D.real_sample(tmp_path/'cache'/'sample', photos=tmp_path/'nowhere') == dest
-    assert time.perf_counter() - t < 0.5                       # already there: nothing is read again
+    def no_reading(*a, **k): raise AssertionError('the finished sample was assembled again')
+    monkeypatch.setattr(D, '_link_or_copy', no_reading); monkeypatch.setattr(D, 'sample_files', no_reading)
+    assert D.real_sample(tmp_path/'cache'/'sample', photos=tmp_path/'nowhere') == dest   # already there: nothing is read again
 
 def test_real_sample_names_a_missing_file_and_leaves_nothing(tmp_path):
     names = [n for n in D.sample_files() if n != 'pug_112.jpg']
@@ -74,7 +75,7 @@ def test_network_check_gives_up_in_time(monkeypatch):
     monkeypatch.setattr(socket, 'create_connection', lambda *a, **k: time.sleep(5) or socket.socket())
     t = time.perf_counter()
     why = D._reachable('https://example.invalid/x.tgz', timeout=0.3)
-    assert time.perf_counter() - t < 1.5 and 'no answer within 0.3 s' in why
+    assert time.perf_counter() - t < 4 and 'no answer within 0.3 s' in why   # gave up well before the 5 s the connection would take
 
 def test_synthetic_is_marked_and_sized(tmp_path, monkeypatch):
     monkeypatch.setenv(D.CACHE_ENV, str(tmp_path))
