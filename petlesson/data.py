@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-warnings.filterwarnings('ignore', message='.*torch.jit.script.*deprecated')
+with warnings.catch_warnings():   # fastai.layers still builds some layers with the deprecated torch.jit.script: hide that message while it loads, and nowhere else
+    warnings.filterwarnings('ignore', message='.*torch.jit.script.*deprecated')
+    import fastai.layers
 from fastcore.foundation import L
 from fastai.data.external import untar_data, URLs
 from fastai.data.transforms import get_image_files, RandomSplitter, image_extensions

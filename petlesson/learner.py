@@ -7,7 +7,9 @@ Docs: https://petlesson.github.io/petlesson/first_model.html.md"""
 # %% ../nbs/02_first_model.ipynb #7eb567fe
 from __future__ import annotations
 import os, json, hashlib, importlib, tempfile, contextlib, warnings
-warnings.filterwarnings('ignore', message='.*torch.jit.script.*deprecated')
+with warnings.catch_warnings():   # fastai.layers still builds some layers with the deprecated torch.jit.script: hide that message while it loads, and nowhere else
+    warnings.filterwarnings('ignore', message='.*torch.jit.script.*deprecated')
+    import fastai.layers
 from collections import OrderedDict
 from pathlib import Path
 from copy import deepcopy

@@ -14,7 +14,9 @@ import numpy as np
 import torch
 import matplotlib.pyplot as plt
 
-warnings.filterwarnings('ignore', message='.*torch.jit.script.*deprecated')
+with warnings.catch_warnings():   # fastai.layers still builds some layers with the deprecated torch.jit.script: hide that message while it loads, and nowhere else
+    warnings.filterwarnings('ignore', message='.*torch.jit.script.*deprecated')
+    import fastai.layers
 from fastai.callback.core import Callback, CancelFitException, CancelValidException
 from fastai.learner import Learner
 import fastai.callback.progress, fastai.callback.schedule   # they add `no_bar` and `fit_one_cycle` to `Learner`

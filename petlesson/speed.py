@@ -14,7 +14,9 @@ import numpy as np, torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
-warnings.filterwarnings('ignore', message='.*torch.jit.script.*deprecated')
+with warnings.catch_warnings():   # fastai.layers still builds some layers with the deprecated torch.jit.script: hide that message while it loads, and nowhere else
+    warnings.filterwarnings('ignore', message='.*torch.jit.script.*deprecated')
+    import fastai.layers
 from fastcore.foundation import L
 from fastai.vision.augment import (AffineCoordTfm, PadMode, aug_transforms, Flip, Dihedral, Rotate, Zoom, Warp, RandomResizedCropGPU,
                                    Resize, ResizeMethod, find_coeffs, _WarpCoord, _grid_sample)

@@ -15,7 +15,9 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-warnings.filterwarnings('ignore', message='.*torch.jit.script.*deprecated')
+with warnings.catch_warnings():   # fastai.layers still builds some layers with the deprecated torch.jit.script: hide that message while it loads, and nowhere else
+    warnings.filterwarnings('ignore', message='.*torch.jit.script.*deprecated')
+    import fastai.layers
 from fastcore.basics import listify
 from fastai.callback.core import Callback, TrainEvalCallback
 from fastai.callback.training import BnFreeze

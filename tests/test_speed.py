@@ -13,7 +13,7 @@ def _run(root, script, *args, timeout=900):
 # ---- nothing on the default path
 
 def test_default_path_changes_nothing_process_wide(root):
-    "Importing petlesson.data and petlesson.learner and building a pets_learner: no mallopt, fastai's Adam, no channels last, no speed module"
+    "Importing petlesson.data and petlesson.learner and building a pets_learner: no mallopt, fastai's Adam, no channels last, no speed module, no warning filter or thread count left behind"
     code = textwrap.dedent("""
         import ctypes, sys
         looked_up = []
@@ -21,7 +21,8 @@ def test_default_path_changes_nothing_process_wide(root):
         def spy(self, name):   # every C function looked up through ctypes, mallopt included
             looked_up.append(name); return real(self, name)
         ctypes.CDLL.__getattr__ = spy
-        import torch
+        import torch, warnings
+        filters, threads = list(warnings.filters), torch.get_num_threads()
         from fastai.optimizer import Adam
         from petlesson.data import pets_dataloaders
         from petlesson.learner import pets_learner, small_data_learner
@@ -36,6 +37,10 @@ def test_default_path_changes_nothing_process_wide(root):
         assert str(dls.train.dataset.tls[0].tfms) == 'Pipeline: PetImage.create', dls.train.dataset.tls[0].tfms
         assert 'mallopt' not in looked_up, looked_up
         assert 'petlesson.speed' not in sys.modules
+        jit = '`torch.jit.script` is deprecated. Please switch to `torch.compile` or `torch.export`.'   # what fastai.layers triggers as it loads
+        added = [f for f in warnings.filters if f not in filters]   # other libraries (numpy, sympy) add their own
+        assert not [f for f in added if f[1] is not None and f[1].match(jit)], added   # petlesson hides it only while fastai loads
+        assert torch.get_num_threads() == threads
         print('ok')
     """)
     r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=600,
