@@ -172,7 +172,7 @@ def find_claims(md:str)->list[Figure]:
     "'the error rate holds', 'a high probability') without a number that the check could hold"
     if GENERAL in md: return []
     text, out = clean_markdown(md), []
-    for m in re.finditer(r'[^.;:!?\n]+(?:[.;:!?]+|$)', text, re.M):
+    for m in re.finditer(r'(?:[^.;:!?\n]|[.;:!?](?![*_)]*(?:\s|$)))+(?:[.;:!?][*_)]*|$)', text, re.M):   # sentences ("0.297" is no end)
         if (c := CLAIM.search(m.group(0))) and not find_figures(m.group(0)):
             a = m.start() + c.start()
             out.append(Figure(' '.join(c.group(0).split()), 0., 'claim', 0, start=a, end=m.start() + c.end()))
@@ -236,7 +236,7 @@ class Printed:
             lines = block.splitlines()
             for i, line in enumerate(lines):
                 low = line.lower()
-                spans = [(m.start(), m.end()) for s in stems for m in re.finditer(re.escape(s), low)]
+                spans = [(m.start(), m.end()) for s in stems for m in re.finditer(r'[\w%/-]*' + re.escape(s) + r'[\w%/-]*', low)]
                 if not spans: continue
                 nums = lambda l: [(m.start(), m.end()) for m in re.finditer(r'(?<![\w.])\d+(?:\.\d+)?(?![\w]|\.\d)', l)
                                   if float(m.group(0)) == n]
@@ -294,10 +294,8 @@ def check_notebook(nb:dict|str|Path, name:str|None=None, quoted:dict|None=None)-
         if cell['cell_type'] == 'code': printed.add(cell); continue
         if cell['cell_type'] != 'markdown': continue
         md = ''.join(cell['source'])
-        for f in find_figures(md):
-            if printed.matches(f) or is_quoted(listed, f, sentence_at(md, f.start, f.end)): continue
-            bad.append(Unmatched(name, i, f, sentence_at(md, f.start, f.end)))
-        bad += [Unmatched(name, i, f, sentence_at(md, f.start, f.end)) for f in find_claims(md)]
+        figures = [f for f in find_figures(md) if not (printed.matches(f) or is_quoted(listed, f, sentence_at(md, f.start, f.end)))]
+        bad += [Unmatched(name, i, f, sentence_at(md, f.start, f.end)) for f in sorted(figures + find_claims(md), key=lambda f: f.start)]
     for u in bad:   # a hint for the fix: the number may be printed by a cell further down
         if u.figure.kind == 'claim': continue
         later = Printed()
