@@ -38,6 +38,7 @@ def test_rounding_rules():
     assert unmatched(out, md('0.297, 0.30, 0.3, 32.4 %, 32 %, 3 minutes, 2.7 s, 0.96×.')) == []
     assert unmatched(out, md('0.298 and 0.2972')) == ['0.298', '0.2972']      # rounding, not truncation or "close"
     assert unmatched(code(printed='0.2985\n'), md('It is 0.297.')) == ['0.297']
+    assert unmatched(code(printed='epoch time\n0 01:05\n'), md('An epoch takes 65 s, about 1 minute.')) == []
     assert unmatched(code(printed='32 photos\n'), md('32 % of them.')) == ['32 %']   # a count is no share
     assert unmatched(code(printed='0.25\n'), md('A quarter: 25%.')) == []           # a fraction is
     assert unmatched(code(printed='1.3 million? 1,314,304 parameters\n'), md('1.3 million parameters')) == []

@@ -22,8 +22,10 @@ A bare integer ("lesson 05", "question 3", a year, a list item, "Resize 460") is
 
 How a number is matched:
   - a decimal, percentage, ratio or duration matches an output number that rounds to it at the
-    precision written (0.297 matches 0.29730; 32.4 % matches 32.43 or 0.3243; "3 minutes" matches
-    183 s; "2.7 s" matches 2700 ms); the sign is ignored;
+    precision written (0.297 matches 0.29730); a percentage only a number printed with % or a printed
+    fraction (32.4 % matches 32.43% or 0.3243, not a count of 32); a duration a number printed with a
+    time unit (converted: "3 minutes" matches 183 s, "2.7 s" matches 2700 ms, "65 s" matches fastai's
+    01:05) or a bare one; the sign is ignored;
   - a count above 12 matches an output integer of that value; a count of 12 or less (common
     everywhere) must stand in the same output line as its noun, or below that noun in the same
     column of a printed table ("two-resampling" needs a 2 under or beside "resampling");
@@ -44,7 +46,7 @@ the fewer digits it has), a wrong sign, "one"/"once"/"twice", a plain "four phot
 compared with the wrong output.
 """
 from __future__ import annotations
-import json, math, re, sys, tomllib
+import json, re, sys, tomllib
 from dataclasses import dataclass
 from html import unescape
 from pathlib import Path
@@ -67,8 +69,8 @@ WORD_COUNTED = {'resampl', 'pass', 'mistake', 'error', 'wrong', 'photo', 'image'
 NOT_A_FIGURE_BEFORE = {'lesson', 'lessons', 'section', 'chapter', 'figure', 'table', 'version', 'python', 'fastai',
                        'torch', 'pytorch', 'numpy', 'pandas', 'v', 'cuda', 'question', 'questions', 'step', 'item',
                        'jupyter', 'nbdev', 'pillow', 'timm', 'ubuntu', 'macos', 'windows', 'colab', 'ipykernel',
-                       'scipy', 'matplotlib', 'sklearn', 'scikit-learn', 'java', 'node', 'version:', 'release', 'by-sa', 'by', 'cc', 'cc-by', 'sharealike',
-                       'attribution-sharealike'}
+                       'scipy', 'matplotlib', 'sklearn', 'scikit-learn', 'java', 'node', 'version:', 'release',
+                       'by-sa', 'sharealike', 'attribution-sharealike'}   # the last three: licences, "CC BY-SA 4.0"
 DURATION = {'ms': 1e-3, 'millisecond': 1e-3, 'milliseconds': 1e-3, 's': 1., 'sec': 1., 'secs': 1., 'second': 1.,
             'seconds': 1., 'min': 60., 'mins': 60., 'minute': 60., 'minutes': 60., 'h': 3600., 'hour': 3600., 'hours': 3600.}
 
@@ -218,6 +220,8 @@ class Printed:
         text = output_text(cell)
         if not text.strip(): return
         self.blocks.append(text)
+        for m in re.finditer(r'(?<![\d:])(\d+):([0-5]\d)(?![\d:])', text):   # fastai's time column: 01:05 is 65 s
+            self.values.append((int(m.group(1)) * 60. + int(m.group(2)), 1.))
         for m in OUT_NUM.finditer(text):
             unit = re.match(r'\s?(%|ms|s|sec|seconds?|min|minutes?|h|hours?)(?![a-z])', text[m.end():m.end()+9])
             unit = unit.group(1) if unit else ''
