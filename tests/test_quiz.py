@@ -1,8 +1,9 @@
-"The questionnaire (petlesson.quiz): every question answered, pointed and computed; a checker that grades only what a program can judge."
+"The questionnaire (petlesson.questions, graded by petlesson.grading): every question answered, pointed and computed; a checker that grades only what a program can judge."
 import json, time
 import pytest
-from petlesson.quiz import (QUESTIONS, LESSONS, RESEARCH, MAX_CHARS, PET_FILE_NAMES, check_answer, question, computing_cells,
-                            misconception_hints, quiz_widget, recipe_commands, compare_to_book, normalise, parse_numbers)
+from petlesson.grading import LESSONS, MAX_CHARS, misconception_hints, normalise, parse_numbers, run_regex
+from petlesson.questions import (QUESTIONS, RESEARCH, PET_FILE_NAMES, check_answer, question, computing_cells, quiz_widget,
+                                 recipe_commands, compare_to_book)
 from conftest import FIXTURE
 
 GRADED = sorted(q.qid for q in QUESTIONS.values() if q.graded)
@@ -139,7 +140,6 @@ def test_regexes_run_on_the_real_file_names():
     if not list_txt.exists(): pytest.skip('the annotation lists (../shared/data) are not here')
     names = [l.split()[0] + '.jpg' for l in list_txt.read_text().splitlines() if l.strip() and not l.startswith('#')]
     assert len(names) == 7349 and set(PET_FILE_NAMES) <= set(names)
-    from petlesson.quiz import run_regex
     want = [n.rsplit('_', 1)[0] for n in names]
     for pat in RIGHT['q02'][:1] + [r'(.+?)_[0-9]+[.]jpg$']: assert run_regex(pat, names, timeout=10) == want, pat
     assert len(set(want)) == 37
