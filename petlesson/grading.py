@@ -6,7 +6,7 @@ Docs: https://petlesson.github.io/petlesson/grading.html.md"""
 
 # %% ../nbs/15_grading.ipynb #e6af593a
 from __future__ import annotations
-import ast, builtins, html, json, math, re, subprocess, sys
+import ast, builtins, html, json, math, re, subprocess, sys, unicodedata
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,10 +15,10 @@ from typing import NamedTuple
 import numpy as np
 import ipywidgets as widgets
 
-
 # %% auto #0
-__all__ = ['MAX_CHARS', 'LESSONS', 'Verdict', 'screen', 'normalise', 'Choice', 'parse_numbers', 'Numbers', 'Value', 'Exact',
-           'run_regex', 'RegexTask', 'code_calls', 'CodeLine', 'safe_eval', 'Expression', 'misconception_hints',
+__all__ = ['MAX_CHARS', 'YES_NO', 'MAX_ELEMENTS', 'LESSONS', 'Verdict', 'screen', 'standard_text', 'normalise', 'Choice',
+           'labelled_numbers', 'parse_numbers', 'Numbers', 'Value', 'Exact', 'run_regex', 'RegexTask', 'code_parts',
+           'code_calls', 'CodeLine', 'Refused', 'safe_eval', 'answer_expression', 'Expression', 'misconception_hints',
            'Question', 'markdown_html', 'QuizCard', 'Quiz', 'Exercise', 'ExerciseCard']
 
 # %% ../nbs/15_grading.ipynb #540bfd06
@@ -47,99 +47,161 @@ def screen(response, # What the reader typed
         return Verdict(None, f'Your answer is {len(response):,} characters long; the checker reads at most {MAX_CHARS:,}. '
                              'Shorten it to the main points and check again.', False)
     if not response.strip(): return Verdict(None, 'Nothing to check yet: type an answer first.', False)
-    if not re.search(r'[A-Za-z0-9]', response):
-        return Verdict(None, 'The checker reads English, and your answer has no Latin letters or digits, so it cannot check it. '
-                             'You can still reveal the model answer and compare it with yours.', True)
     return None
+
+# %% ../nbs/15_grading.ipynb #std0002
+_STANDARD = {**dict.fromkeys(map(ord, '\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63'), '-'),
+             **dict.fromkeys(map(ord, '\u2018\u2019\u201a\u201b\u2032'), "'"), **dict.fromkeys(map(ord, '\u201c\u201d\u201e\u201f\u2033「」『』'), '"'),
+             ord('、'): ',', ord('。'): '. ', ord('\u00a0'): ' '}
+
+def standard_text(text:str # What the reader typed
+                 )->str:
+    "`text` as the checkers read it: NFKC-normalised, with dashes and minus signs as `-`, straight quotes, and Chinese commas and full stops in ASCII"
+    if not isinstance(text, str): raise TypeError(f"Expected text, got {type(text).__name__}")
+    return unicodedata.normalize('NFKC', text).translate(_STANDARD)
+
+def _unreadable(response:str, wants:str, needs:str=r'[A-Za-z0-9]')->Verdict|None:
+    "A `Verdict` for an answer in which a checker that reads `wants` finds nothing it can read (no Latin letter or digit), else None"
+    if re.search(needs, response): return None
+    return Verdict(None, f'This box reads {wants}, written in ASCII (Latin letters, digits, symbols); your answer has none, so the checker '
+                         'cannot grade it. You can still reveal the model answer and compare it with yours.')
 
 # %% ../nbs/15_grading.ipynb #66a48b18
 def normalise(text:str, # Free-text response
               clauses:bool=False # Put each clause (split at , ; : ! brackets and full stops) on a line of its own
              )->str:
-    "Lower-case `text`; underscores, hyphens, apostrophes and punctuation become spaces (keeping `?` and decimal points)"
-    if not isinstance(text, str): raise TypeError(f"Expected text to normalise, got {type(text).__name__}")
-    t = re.sub(r"['’`]", '', text.lower()).replace('_', ' ')
+    "`standard_text`, lower-cased; underscores, hyphens, apostrophes and punctuation become spaces (keeping `?`, decimal points and letters of any script)"
+    t = re.sub(r"['`]", '', standard_text(text).lower()).replace('_', ' ')
     if clauses: t = re.sub(r'[,;:!()\[\]]|(?<!\d)\.|\.(?!\d)', '\n', t)
     t = re.sub(r'(?<!\d)\.|\.(?!\d)', ' ', t)          # a dot that is not a decimal point
-    t = re.sub(r'[^a-z0-9?.\s]', ' ', t)
+    t = re.sub(r'[^\w?.\s]|_', ' ', t)
     if not clauses: return ' '.join(t.split())
     return '\n'.join(l for l in (' '.join(line.split()) for line in t.split('\n')) if l)
 
 # %% ../nbs/15_grading.ipynb #350da5e9
 _NEGATIONS = {'not', 'no', 'never', 'isnt', 'arent', 'doesnt', 'dont', 'nor', 'without', 'instead', 'rather', 'neither',
-              'cannot', 'cant', 'wont', 'shouldnt', 'unlike', 'except'}
+              'cannot', 'cant', 'wont', 'shouldnt', 'wouldnt', 'couldnt', 'mustnt', 'neednt', 'didnt', 'unlike', 'except'}
 _BREAKS = {'but', 'however', 'whereas', 'although', 'though', 'yet', '|'}
 _NOT_AFTER, _COPULAS = {'isnt', 'arent', 'doesnt', 'dont', 'wasnt', 'werent'}, {'is', 'are', 'does', 'do', 'was', 'were'}
+_DENIED_AFTER = {'wrong', 'incorrect', 'false', 'not', 'never'}
 
 class _Text:
-    "A response normalised once, with its clauses joined by ' | ', for negation-aware searches"
+    "A response read once for negation-aware searches: clauses end at ' | ', brackets are wrapped in ' { ' and ' } '"
     def __init__(self, text):
-        self.flat = ' | '.join(normalise(text, clauses=True).split('\n'))
-        self.words = self.flat.split()
+        t = re.sub(r"['`]", '', standard_text(text).lower()).replace('_', ' ')
+        t = re.sub(r'[(\[]', ' { ', re.sub(r'[)\]]', ' } ', t))
+        t = re.sub(r'[,;:!]|(?<!\d)\.|\.(?!\d)', ' | ', t)
+        words = re.sub(r'[^\w?.\s{}|]|_', ' ', t).split()
+        while words and words[0] == '|': words.pop(0)
+        self.words, self.flat = words, ' '.join(words)
         self.starts = [m.start() for m in re.finditer(r'\S+', self.flat)]
-    def negated(self, start, end=None, window=3):
-        "Whether the text from `start` to `end` is denied: by a negation among the `window` words before it, or by 'is not' right after it"
-        k = bisect_right(self.starts, start) - 1
-        for j in range(k - 1, max(k - window, 0) - 1, -1):
+        self.depth, d = [], 0
+        for w in words:
+            if w == '}': d = max(d - 1, 0)
+            self.depth.append(d)
+            if w == '{': d += 1
+    def _negation(self, j):
+        w, nxt = self.words[j], self.words[j + 1]
+        return w in _NEGATIONS and nxt not in ('only', 'just', 'merely') and (w != 'rather' or nxt == 'than')   # "or rather X" corrects, it does not deny
+    def _denied_before(self, k, window):
+        if window is None and self.depth[k] == 0: window = 3
+        if window is not None:
+            for j in range(k - 1, max(k - window, 0) - 1, -1):
+                w = self.words[j]
+                if w in _BREAKS or w in '{}': return False
+                if self._negation(j): return True
+            return False
+        skip = 0
+        for j in range(k - 1, -1, -1):   # back to the start of the bracket the match is in, across its clauses; closed brackets are skipped
             w = self.words[j]
-            if w in _BREAKS: break
-            if w in _NEGATIONS and self.words[j + 1] not in ('only', 'just', 'merely'): return True
+            if w == '}': skip += 1
+            elif w == '{':
+                if not skip: return False
+                skip -= 1
+            elif skip: continue
+            elif w in _BREAKS and w != '|': return False
+            elif self._negation(j): return True
+        return False
+    def negated(self, start, end=None, window:int|None=3):
+        "Whether `start`..`end` is denied: by a negation among the `window` words before it in its clause (None: 3, or anywhere before it in its bracket), or by 'is not'/'is wrong' after it"
+        if self._denied_before(bisect_right(self.starts, start) - 1, window): return True
         after = self.words[bisect_left(self.starts, end):][:2] if end is not None else []
-        return bool(after) and (after[0] in _NOT_AFTER or (after[0] in _COPULAS and after[1:] in (['not'], ['never'])))
-    def found(self, pattern)->bool:
+        return bool(after) and (after[0] in _NOT_AFTER or after[0] in ('wrong', 'incorrect') or
+                                (after[0] in _COPULAS and after[1:2] and after[1] in _DENIED_AFTER))
+    def first(self, pattern, window:int|None=3)->int|None:
+        "The position of the first match of `pattern` that is not negated, or None"
+        return next((m.start() for m in re.finditer(pattern, self.flat) if not self.negated(m.start(), m.end(), window)), None)
+    def found(self, pattern, window:int|None=3)->bool:
         "Whether `pattern` matches somewhere that is not negated"
-        return any(not self.negated(m.start(), m.end()) for m in re.finditer(pattern, self.flat))
+        return self.first(pattern, window) is not None
+    def clause(self, pos:int)->int:
+        "The index of the clause that holds position `pos`"
+        return self.flat.count('|', 0, pos)
 
 # %% ../nbs/15_grading.ipynb #e5c193e6
+YES_NO = {'yes': r'^(?:(?:yes|yeah|yep|yup|sure|definitely|absolutely|certainly|of course|correct|true)(?![a-z])(?! not\b)|是|对|要|应该)',
+          'no': r'^(?:(?:no|nope|nah|never|not|false)(?![a-z])|(?:definitely|absolutely|certainly|of course|surely) not\b|不|否|没|别)'}
+_CORRECTIONS = r'\b(?:actually|i mean|sorry|oops|correction|or rather|or maybe|no wait|wait no)\b|\| or\b'
+
 @dataclass(frozen=True)
 class Choice:
-    "Multiple-choice checker: the response names one option (a negated mention does not count), the `correct` one"
+    "Multiple-choice checker: graded on the one option the response chooses (a negated mention does not count), the `correct` one"
     options:tuple   # The options, as the reader sees them
     correct:str     # The right option
     why_not:dict = field(default_factory=dict)  # option -> why it is wrong
     aliases:dict = field(default_factory=dict)  # option -> regex (over the normalised response) for other ways to say it
+    leading:dict = field(default_factory=dict)  # option -> regex for an answer word that opens the response and decides, such as `YES_NO`
     kind = 'choice'
     def __post_init__(self):
         if self.correct not in self.options: raise ValueError(f"correct={self.correct!r} is not one of the options {self.options}")
-        if set(self.aliases) - set(self.options): raise ValueError(f"aliases for unknown options: {sorted(set(self.aliases) - set(self.options))}")
-    def _pattern(self, o): return rf'(?<![a-z0-9]){re.escape(normalise(o))}(?![a-z0-9])' + (f'|{self.aliases[o]}' if o in self.aliases else '')
-    def named(self, response)->list:
-        "The options that `response` names without negating them"
+        for what in ('aliases', 'leading'):
+            if extra := set(getattr(self, what)) - set(self.options): raise ValueError(f"{what} for unknown options: {sorted(extra)}")
+    def _pattern(self, o): return rf'(?<![\w]){re.escape(normalise(o))}(?![\w])' + (f'|{self.aliases[o]}' if o in self.aliases else '')
+    def named(self, response)->dict:
+        "The options that `response` names without negating them, each with the position of its first mention"
         t = _Text(response)
-        return [o for o in self.options if t.found(self._pattern(o))]
+        return {o: p for o in self.options if (p := t.first(self._pattern(o))) is not None}
+    def chosen(self, response)->str|None:
+        "The option `response` chooses: its leading answer word, else the one option named (or named in the first clause that names any)"
+        t, named = _Text(response), self.named(response)
+        lead = [o for o, p in self.leading.items() if re.search(p, t.flat)]
+        if lead: return lead[0] if len(lead) == 1 and set(named) <= set(lead) else None
+        if len(named) <= 1: return next(iter(named), None)
+        clause = {o: t.clause(p) for o, p in named.items()}
+        first = [o for o in named if clause[o] == min(clause.values())]
+        end = t.flat.find('|', named[first[0]])
+        if len(first) > 1 or (end >= 0 and re.search(_CORRECTIONS, t.flat[end:])): return None
+        return first[0]
     def __call__(self, response):
         opts = ', '.join(self.options)
         if isinstance(response, str) and not response.strip(): return Verdict(None, f'Nothing chosen yet: pick one of {opts}.', False)
         if (v := screen(response, 'A choice')) is not None: return v
-        named = self.named(response)
-        if len(named) > 1: return Verdict(None, f"Pick only one of: {', '.join(named)}.")
-        if not named:
-            denied = [o for o in self.options if re.search(self._pattern(o), normalise(response))]
+        if (chosen := self.chosen(response)) is None:
+            t, named = _Text(response), self.named(response)
+            if self.leading and any(re.search(p, t.flat) for p in self.leading.values()) or len(named) > 1:
+                return Verdict(None, f"Pick only one of: {opts} (your answer names {', '.join(named) or 'both'}).")
+            denied = [o for o in self.options if re.search(self._pattern(o), t.flat)]
             if denied: return Verdict(None, f"You said which it is not ({', '.join(denied)}); now name the one it is: one of {opts}.")
             return Verdict(None, f'Pick one of: {opts}.')
-        if named[0] == self.correct: return Verdict(True, _RIGHT)
-        return Verdict(False, f"Not right: {self.why_not.get(named[0], 'that is not the one.')}")
+        if chosen == self.correct: return Verdict(True, _RIGHT)
+        return Verdict(False, f"Not right: {self.why_not.get(chosen, 'that is not the one.')}")
 
 # %% ../nbs/15_grading.ipynb #c85c6cd4
 _NUM = r'(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?'
 _AT = r'(?<![\d.])'   # a number starts where no digit or point comes before: no search restarts inside one, so parsing takes linear time
 _POW10 = re.compile(rf'{_AT}(?:({_NUM})\s*[x*]\s*)?10\s*(?:\^|\*\*)\s*\(?\s*([-+]?\d+)\s*\)?', re.I)
 _TOKEN = re.compile(rf'([-+]?{_AT}{_NUM})\s*([-+])\s*({_NUM})\s*[ij](?![a-z])|([-+]?{_AT}{_NUM})\s*[ij](?![a-z])|([-+]?{_AT}{_NUM})(\s*%)?', re.I)
+_LABEL = re.compile(r'(?<![\w.])[^\W\d_][\w ]{0,24}?[ \t]*(?:=(?!=)|:)')   # 'exp:', 'group 1:', 'lr =', '答案:'
 _SUPER = str.maketrans('⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺', '0123456789-+')
 
-def parse_numbers(response # Text such as '0.2, 1e-5', '10^-6', '22%', 'tensor([0.1, 0.2])'; or a number, or a sequence of numbers
-                 )->list:
-    "The numbers in `response`, in order: floats, and complex numbers where written like `1+2j`"
-    if isinstance(response, (bool, bytes, bytearray, dict, set)): raise TypeError(f"Give numbers as text ('0.1, 0.2') or a list of numbers, not {type(response).__name__}")
-    if isinstance(response, (int, float, complex)): return [response if isinstance(response, complex) else float(response)]
-    if not isinstance(response, str):
-        try: return [float(o) for o in response]
-        except (TypeError, ValueError): raise TypeError(f"Give numbers as text ('0.1, 0.2') or a list of numbers, not {type(response).__name__}") from None
-    t = response.replace('−', '-').replace('×', 'x').replace('·', '*')
-    t = re.sub('[⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺]+', lambda m: '^' + m.group().translate(_SUPER), t)
+def _number_text(response:str)->str:
+    t = re.sub('[⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺]+', lambda m: '^' + m.group().translate(_SUPER), response)   # before NFKC, which drops the raising
+    t = standard_text(t).replace('×', 'x').replace('·', '*')
     t = _POW10.sub(lambda m: f" {m.group(1) or '1'}e{m.group(2)} ", t)
-    t = re.sub(r'\(#\d+\)', ' ', t)                      # how a notebook shows the length of fastai's `L`
-    t = re.sub(r'(?<!\d)[A-Za-z_]\w*', ' ', t)            # names (tensor, dtype, float32): their digits are not numbers
+    return re.sub(r'\(#\d+\)', ' ', t)                   # how a notebook shows the length of fastai's `L`
+
+def _read_numbers(t:str)->list:
+    t = re.sub(r'(?<!\d)[A-Za-z_]\w*', ' ', t)             # names (tensor, dtype, float32): their digits are not numbers
     out = []
     for m in _TOKEN.finditer(t):
         if m.group(1): out.append(complex(float(m.group(1)), float(m.group(2) + m.group(3))))
@@ -147,24 +209,53 @@ def parse_numbers(response # Text such as '0.2, 1e-5', '10^-6', '22%', 'tensor([
         else: out.append(float(m.group(5)) / (100 if m.group(6) else 1))
     return out
 
+def labelled_numbers(response:str # Text such as 'exp: 1.02, 0.08; softmax: 0.22, 0.02'
+                    )->list:
+    "(label, numbers) for each group of numbers in `response`, in order; the label is '' for numbers before any label"
+    t = _number_text(response)
+    cuts = [(m.start(), m.end(), m.group().rstrip(':= \t').strip().lower()) for m in _LABEL.finditer(t)]
+    bounds = [(0, 0, '')] + cuts + [(len(t), len(t), None)]
+    groups = [(lab, _read_numbers(t[end:nxt])) for (_, end, lab), (nxt, _, _) in zip(bounds, bounds[1:])]
+    return [(lab, nums) for lab, nums in groups if nums or lab]
+
+def parse_numbers(response # Text such as '0.2, 1e-5', '10^-6', '22%', 'tensor([0.1, 0.2])'; or a number, or a sequence of numbers
+                 )->list:
+    "The numbers in `response`, in order, labels left out: floats, and complex numbers where written like `1+2j`"
+    if isinstance(response, (bool, bytes, bytearray, dict, set)): raise TypeError(f"Give numbers as text ('0.1, 0.2') or a list of numbers, not {type(response).__name__}")
+    if isinstance(response, (int, float, complex)): return [response if isinstance(response, complex) else float(response)]
+    if not isinstance(response, str):
+        try: return [float(o) for o in response]
+        except (TypeError, ValueError): raise TypeError(f"Give numbers as text ('0.1, 0.2') or a list of numbers, not {type(response).__name__}") from None
+    return [n for _, nums in labelled_numbers(response) for n in nums]
+
 # %% ../nbs/15_grading.ipynb #90e463c3
 @dataclass(frozen=True)
 class Numbers:
     "Numeric checker: the response's numbers match `values` within `rtol`/`atol`, in order"
     values:tuple        # The right numbers, in order
     rtol:float = 0.02   # Relative tolerance
-    atol:float = 0.0    # Absolute tolerance
+    atol:float = 0.0    # Absolute tolerance (0.006 accepts values rounded to two decimals)
     pitfalls:tuple = () # (values, why) pairs: known wrong results, checked with the same tolerance
+    label:str = ''      # Regex for the label of the group to grade when the response labels its numbers ('softmax' in 'exp: ...; softmax: ...')
     kind = 'numbers'
     def _close(self, got, want): return len(got) == len(want) and bool(np.allclose(got, want, rtol=self.rtol, atol=self.atol))
+    def _inside(self, got):
+        "Whether `values` appear, in order and next to each other, among more numbers"
+        n = len(self.values)
+        return len(got) > n and any(self._close(got[i:i + n], self.values) for i in range(len(got) - n + 1))
     def __call__(self, response):
         if isinstance(response, str) and (v := screen(response, "Numbers")) is not None: return v
         got = parse_numbers(response)
+        if self.label and isinstance(response, str):
+            got = next((nums for lab, nums in labelled_numbers(response) if nums and re.search(self.label, lab)), got)
         if not got: return Verdict(None, 'No numbers found: write them separated by commas, like 0.1, 0.2, 0.7.')
         if any(isinstance(g, complex) for g in got): return Verdict(False, 'Not right: the answer is real numbers, with no imaginary part.')
         if self._close(got, self.values): return Verdict(True, _RIGHT)
         for vals, why in self.pitfalls:
             if self._close(got, vals): return Verdict(False, f'Not right: {why}')
+        if self._inside(got):
+            return Verdict(None, f'The right numbers are in your answer, with {len(got) - len(self.values)} more around them: '
+                                 f'give just the {len(self.values)} numbers asked for, separated by commas.')
         if len(got) != len(self.values):
             return Verdict(False, f"Not right: expected {len(self.values)} number(s), found {len(got)}. Write just the numbers, separated by commas.")
         return Verdict(False, 'Not right: recompute, and check the order (first item first).')
@@ -178,13 +269,15 @@ class Value:
     numbers:tuple = ()     # Accepted numbers
     words:str = ''         # Regex (over the normalised response) for accepted values that are words, such as 'nan'
     pitfalls:tuple = ()    # (number or regex, why): known wrong values
-    atol:float = 2e-3      # Absolute tolerance for numbers
+    atol:float = 0.005     # Absolute tolerance for the real and the imaginary part: 0.005 accepts values rounded to two decimals
     ignore:str = ''        # Regex for parts of the response to drop first, such as the expression asked about
     max_words:int = 15     # Longer responses are not read as a value
     kind = 'value'
+    def _close(self, z, n): return abs(z.real - complex(n).real) <= self.atol and abs(z.imag - complex(n).imag) <= self.atol
     def __call__(self, response):
         if isinstance(response, (int, float, complex)) and not isinstance(response, bool): response = repr(response)
         if (v := screen(response, 'A value')) is not None: return v
+        response = standard_text(response)
         if len(response.split()) > self.max_words: return Verdict(None, 'This box takes the value only (a number, or a word such as nan); the model answer explains the why.')
         t = re.sub(self.ignore, ' ', response, flags=re.I) if self.ignore else response
         for pat, val in _CONSTANTS: t = re.sub(pat, val, t, flags=re.I)
@@ -193,9 +286,9 @@ class Value:
         if nums := parse_numbers(t):
             if len(nums) > 1: return Verdict(None, f'Give one value; found {len(nums)} numbers.')
             z = complex(nums[0])
-            if any(abs(z - complex(n)) <= self.atol for n in self.numbers): return Verdict(True, _RIGHT)
+            if any(self._close(z, n) for n in self.numbers): return Verdict(True, _RIGHT)
             for val, why in self.pitfalls:
-                if not isinstance(val, str) and abs(z - complex(val)) <= self.atol: return Verdict(False, f'Not right: {why}')
+                if not isinstance(val, str) and self._close(z, val): return Verdict(False, f'Not right: {why}')
             return Verdict(False, 'Not right: compute it in a cell and compare.')
         text = _Text(t)
         for val, why in self.pitfalls:
@@ -204,7 +297,8 @@ class Value:
         return Verdict(None, 'Give a value: a number (complex numbers like 1+2j allowed) or a word such as nan or undefined.')
 
 # %% ../nbs/15_grading.ipynb #5c9f0220
-_QUOTED = re.compile(r"['\"]([^'\"\n]+)['\"]")
+_QUOTED = re.compile(r"""(['"`])([^'"`\n]+)\1""")
+_SAYS = ('is', '=', '==', '->', ':', 'returns', 'gives', 'prints', '是', '为')
 
 @dataclass(frozen=True)
 class Exact:
@@ -214,10 +308,15 @@ class Exact:
     kind = 'value'
     def __call__(self, response):
         if (v := screen(response, 'A value')) is not None: return v
-        r = response.strip()
-        cands, words = set(_QUOTED.findall(r)), r.split()
+        r = standard_text(response).strip()
+        if (v := _unreadable(r, 'a value, such as a name')) is not None: return v
+        quoted = list(_QUOTED.finditer(r))
+        for m in quoted:
+            if call := re.search(r'([A-Za-z_][\w.]*)\s*\(\s*$', r[:m.start()]):
+                return Verdict(False, f'Not right: `{call.group(1)}(...)` wraps the value in another object; give the value itself, as the cell prints it.')
+        cands, words = {m.group(2) for m in quoted}, re.sub(r'\s*(==|->|=|:)\s*', r' \1 ', r).split()
         if not cands:
-            if len(words) > 1 and words[-2] not in ('is', '=', '==', '->', ':', 'returns', 'gives'): return Verdict(None, 'Give just the value, as the cell would print it.')
+            if len(words) > 1 and words[-2] not in _SAYS: return Verdict(None, 'Give just the value, as the cell would print it.')
             cands = {words[-1]}
         cands = {c.strip().rstrip('.,;:!') or c.strip() for c in cands}
         if len(cands) > 1: return Verdict(None, 'Give one value only.')
@@ -251,8 +350,9 @@ class RegexTask:
     kind = 'regex'
     def __call__(self, response):
         if (v := screen(response, 'A pattern')) is not None: return v
-        pat = response.strip()
-        if m := re.fullmatch(r'r?([\'"])(.*)\1', pat): pat = m.group(2)   # accept r'...' as typed in Python
+        pat = standard_text(response).strip()
+        if m := re.fullmatch(r'r?([\'"`])(.*)\1', pat): pat = m.group(2)   # accept r'...' as typed in Python, or `...`
+        if (v := _unreadable(pat, 'a regular expression', r'[!-~]')) is not None: return v
         if not pat: return Verdict(None, 'Nothing to check yet: type a pattern first.', False)
         try: rx = re.compile(pat)
         except (re.error, RecursionError, OverflowError) as e: return Verdict(False, f'Not a valid regular expression: {e}')
@@ -268,24 +368,35 @@ class RegexTask:
         return Verdict(True, _RIGHT)
 
 # %% ../nbs/15_grading.ipynb #e988f0f4
-def code_calls(source:str # A line of Python; IPython's ?, ?? and % syntax allowed
-              )->list:
-    "What `source` calls: function and method names ('getsource'), and IPython magics ('%pinfo2'); `SyntaxError` if it is not code"
+_COMMENT = re.compile(r"""^((?:[^#'"\n]|'[^'\n]*'|"[^"\n]*")*)#.*$""", re.M)
+
+def code_parts(source:str # Python; IPython's ?, ?? and % syntax allowed; comments ignored
+              )->dict:
+    "What `source` calls (names, and magics as '%pinfo2'), the names it uses, what it calls by name, and the text given to magics; `SyntaxError` if it is not code"
+    source = _COMMENT.sub(r'\1', standard_text(source)).strip()
     try:
         from IPython.core.inputtransformer2 import TransformerManager
         source = TransformerManager().transform_cell(source)
     except ImportError: pass
     try: tree = ast.parse(source)
     except (RecursionError, MemoryError, ValueError) as e: raise SyntaxError(f'too deeply nested to read: {e}') from None
-    calls = []
+    out = dict(calls=[], names=set(), called=set(), magic_args=[])
     for node in ast.walk(tree):
+        if isinstance(node, ast.Name): out['names'].add(node.id)
+        elif isinstance(node, ast.Attribute): out['names'].add(node.attr)
         if not isinstance(node, ast.Call): continue
         f = node.func
         if isinstance(f, ast.Attribute) and f.attr == 'run_line_magic' and node.args and isinstance(node.args[0], ast.Constant):
-            calls.append(f'%{node.args[0].value}')
-        elif isinstance(f, ast.Attribute): calls.append(f.attr)
-        elif isinstance(f, ast.Name) and f.id != 'get_ipython': calls.append(f.id)   # get_ipython() is IPython's own plumbing
-    return calls
+            out['calls'].append(f'%{node.args[0].value}')
+            if len(node.args) > 1 and isinstance(node.args[1], ast.Constant): out['magic_args'].append(str(node.args[1].value))
+        elif isinstance(f, ast.Attribute): out['calls'].append(f.attr); out['called'].add(f.attr)
+        elif isinstance(f, ast.Name) and f.id != 'get_ipython': out['calls'].append(f.id); out['called'].add(f.id)   # get_ipython() is IPython's own plumbing
+    return out
+
+def code_calls(source:str # A line of Python; IPython's ?, ?? and % syntax allowed
+              )->list:
+    "What `source` calls: function and method names ('getsource'), and IPython magics ('%pinfo2'); `SyntaxError` if it is not code"
+    return code_parts(source)['calls']
 
 # %% ../nbs/15_grading.ipynb #2c16de6b
 @dataclass(frozen=True)
@@ -293,17 +404,33 @@ class CodeLine:
     "Checker for a line of code, read as IPython reads it: right when it calls one of `right` (and none of `wrong` decides it)"
     right:tuple     # Calls that make it right: function or method names ('getsource'), or magics ('%pinfo2')
     wrong:dict = field(default_factory=dict)  # call -> why it is not the answer
+    target:str = ''  # A name the line must use without calling it, such as 'fine_tune' (the thing whose source is asked for)
     kind = 'code'
+    def _target_problem(self, parts)->str|None:
+        t = re.escape(self.target)
+        if self.target in parts['called'] or any(re.search(rf'\b{t}\s*\(', a) for a in parts['magic_args']):
+            return f'that calls `{self.target}(...)`, which runs it instead of showing it; name it without the brackets.'
+        if self.target not in parts['names'] and not any(re.search(rf'\b{t}\b', a) for a in parts['magic_args']):
+            return f'the question asks about `{self.target}`, and your line does not name it.'
     def __call__(self, response):
         if (v := screen(response, 'Code')) is not None: return v
-        try: calls = code_calls(response)
+        if (v := _unreadable(response, 'code')) is not None: return v
+        try: parts = code_parts(response)
         except SyntaxError: return Verdict(None, 'This box reads code, not a description: type the line you would run in a notebook cell.')
-        if set(calls) & set(self.right): return Verdict(True, _RIGHT)
+        calls = parts['calls']
+        if set(calls) & set(self.right):
+            if self.target and (why := self._target_problem(parts)): return Verdict(False, f'Not right: {why}')
+            return Verdict(True, _RIGHT)
         for c in calls:
             if c in self.wrong: return Verdict(False, f'Not right: {self.wrong[c]}')
         return Verdict(False, 'Not right: ' + (f"{', '.join(dict.fromkeys(calls))} does not do it." if calls else 'that line calls nothing.'))
 
 # %% ../nbs/15_grading.ipynb #f8a7a961
+MAX_ELEMENTS = 1_000_000   # The most elements a tensor made by a learner's expression may have
+
+class Refused(ValueError):
+    "An expression that `safe_eval` does not run, and why"
+
 _SAFE_NODES = (ast.Expression, ast.Call, ast.Name, ast.Attribute, ast.Constant, ast.keyword, ast.Subscript, ast.Slice, ast.Tuple,
                ast.List, ast.UnaryOp, ast.USub, ast.UAdd, ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Load)
 _SAFE_ATTRS = set('nn functional log_softmax softmax log exp sum mean neg nll_loss cross_entropy gather logsumexp sigmoid LogSoftmax '
@@ -321,26 +448,59 @@ def _plain_index(e):
     return isinstance(e, ast.Call) and getattr(e.func, 'id', getattr(e.func, 'attr', None)) in ('range', 'arange')
 
 # %% ../nbs/15_grading.ipynb #5b0cb248
-def safe_eval(source:str, # One Python expression
-              names:dict # The names it may use, and their values
-             ):
-    "Evaluate a small, safe subset of Python: names, listed attributes, calls, plain indexing, + - * /, constants up to 20"
+def _checked_tree(source, names):
     try: tree = ast.parse(source.strip(), mode='eval')
-    except (RecursionError, MemoryError) as e: raise ValueError('too deeply nested.') from None
+    except (RecursionError, MemoryError) as e: raise Refused('too deeply nested.') from None
     nodes = list(ast.walk(tree))
-    if len(nodes) > 60: raise ValueError('that expression is longer than this checker runs (60 parts); the answer is much shorter.')
+    if len(nodes) > 60: raise Refused('that expression is longer than this checker runs (60 parts); the answer is much shorter.')
     for n in nodes:
-        if not isinstance(n, _SAFE_NODES): raise ValueError(f'{type(n).__name__} is not something this checker runs.')
-        if isinstance(n, ast.Name) and n.id not in names: raise ValueError(f'{n.id!r} is not defined here; use {", ".join(names)}.')
-        if isinstance(n, ast.Attribute) and n.attr not in _SAFE_ATTRS: raise ValueError(f'.{n.attr} is not something this checker runs.')
-        if isinstance(n, ast.keyword) and n.arg is None: raise ValueError('**keyword unpacking is not something this checker runs.')
-        if isinstance(n, ast.Constant) and not _small_constant(n.value): raise ValueError(f'the constant {n.value!r} is larger than this checker runs.')
+        if not isinstance(n, _SAFE_NODES): raise Refused(f'{type(n).__name__} is not something this checker runs.')
+        if isinstance(n, ast.Name) and n.id not in names: raise Refused(f'{n.id!r} is not defined here; use {", ".join(names)}.')
+        if isinstance(n, ast.Attribute) and n.attr not in _SAFE_ATTRS: raise Refused(f'.{n.attr} is not something this checker runs.')
+        if isinstance(n, ast.keyword) and n.arg is None: raise Refused('**keyword unpacking is not something this checker runs.')
+        if isinstance(n, ast.Constant) and not _small_constant(n.value): raise Refused(f'the constant {n.value!r} is larger than this checker runs.')
         if isinstance(n, (ast.List, ast.Tuple)) and (len(n.elts) > 10 or any(isinstance(e, (ast.List, ast.Tuple)) for e in n.elts)):
-            raise ValueError('nested or long lists are not something this checker runs.')
+            raise Refused('nested or long lists are not something this checker runs.')
         if isinstance(n, ast.Subscript) and not all(map(_plain_index, n.slice.elts if isinstance(n.slice, ast.Tuple) else [n.slice])):
-            raise ValueError('index with names, ranges and constants only (like acts[range(n), targ]), not with computed tensors.')
-    if sum(isinstance(n, ast.BinOp) for n in nodes) > 3: raise ValueError('more than three arithmetic operations: the answer needs at most one.')
-    return eval(compile(tree, '<answer>', 'eval'), {'__builtins__': builtins}, dict(names))   # the checks above keep the answer itself away from builtins; PyTorch's indexing needs them
+            raise Refused('index with names, ranges and constants only (like acts[range(n), targ]), not with computed tensors.')
+    if sum(isinstance(n, ast.BinOp) for n in nodes) > 3: raise Refused('more than three arithmetic operations: the answer needs at most one.')
+    return tree
+
+class _TooBig(Exception): pass
+
+def _sized_first(code, names:dict, max_elements:int):
+    "Run `code` once on meta tensors (shapes, no data), refusing any step that makes more than `max_elements` elements"
+    import torch
+    from torch.overrides import TorchFunctionMode
+    class Cap(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            for o in (out if isinstance(out, (tuple, list)) else (out,)):
+                if isinstance(o, torch.Tensor) and o.numel() > max_elements: raise _TooBig(getattr(func, '__name__', str(func)), o.numel())
+            return out
+    meta = {k: v.to('meta') if isinstance(v, torch.Tensor) else v for k, v in names.items()}
+    try:
+        with torch.device('meta'), Cap(): eval(code, {'__builtins__': builtins}, meta)
+    except _TooBig as e:
+        name, n = e.args
+        raise Refused(f'at `{name}` it would build a tensor of {n:,} elements (about {n * 4 / 2**30:.1f} GiB of float32); this checker runs '
+                      f'answers whose tensors have at most {max_elements:,} elements, and the test tensors have a few dozen. Nothing was '
+                      'allocated: the sizes were worked out on tensors without data first.') from None
+    except (RuntimeError, NotImplementedError) as e:
+        if 'meta' not in str(e).lower(): raise
+        raise Refused('it needs the values of a tensor to know the size of the next one (as `.item()` in the middle of an expression '
+                      'does), so the checker cannot size it before running it. Write it without that step.') from None
+
+def safe_eval(source:str, # One Python expression
+              names:dict, # The names it may use, and their values
+              max_elements:int|None=MAX_ELEMENTS # Where `names` hold tensors: the most elements any step may make (sized on meta tensors first); None for no cap
+             ):
+    "Evaluate a small, safe subset of Python: names, listed attributes, calls, plain indexing, + - * /, constants up to 20; `Refused` if not"
+    code = compile(_checked_tree(source, names), '<answer>', 'eval')
+    if max_elements is not None and 'torch' in sys.modules:
+        import torch
+        if any(isinstance(v, torch.Tensor) for v in names.values()): _sized_first(code, names, max_elements)
+    return eval(code, {'__builtins__': builtins}, dict(names))   # the checks above keep the answer itself away from builtins; PyTorch's indexing needs them
 
 # %% ../nbs/15_grading.ipynb #24f7f60e
 def _loss_inputs():
@@ -349,30 +509,50 @@ def _loss_inputs():
     g = torch.Generator().manual_seed(0)
     return [(torch.randn(n, c, generator=g) * 2, torch.randint(0, c, (n,), generator=g)) for n, c in ((6, 3), (4, 5), (3, 10))]
 
+def answer_expression(source:str # A code answer: one expression, perhaps after import lines, perhaps as `loss = ...`, comments allowed
+                     )->str:
+    "The expression in a code answer, without comments, import lines, a `name =` in front or a final `.item()`; `SyntaxError` if it is not code"
+    src = _COMMENT.sub(r'\1', standard_text(source)).strip()
+    try: body = ast.parse(src).body
+    except (RecursionError, MemoryError, ValueError): raise Refused('too deeply nested.') from None
+    stmts = [s for s in body if not isinstance(s, (ast.Import, ast.ImportFrom))]
+    if not stmts: raise SyntaxError('no expression')
+    if len(stmts) > 1: raise Refused('write one expression (import lines before it, and a `loss =` in front of it, are fine).')
+    s = stmts[0]
+    if isinstance(s, ast.Assign) and len(s.targets) == 1 and isinstance(s.targets[0], ast.Name): e = s.value
+    elif isinstance(s, ast.Expr): e = s.value
+    else: raise Refused(f'{type(s).__name__} is not something this checker runs: write one expression.')
+    if isinstance(e, ast.Call) and isinstance(e.func, ast.Attribute) and e.func.attr == 'item' and not (e.args or e.keywords): e = e.func.value
+    return ast.unparse(e)
+
 # %% ../nbs/15_grading.ipynb #604d5bc1
 @dataclass(frozen=True)
 class Expression:
-    "Checker that runs a PyTorch expression of `acts` and `targ` on test tensors: its value must equal `reference`'s"
+    "Checker that runs a PyTorch expression of `acts` and `targ` on test tensors, sized first: its value must equal `reference`'s"
     reference:str          # The right expression, e.g. 'F.cross_entropy(acts, targ)'
     forbidden:dict = field(default_factory=dict)  # attribute name -> why the answer may not use it
     pitfalls:tuple = ()    # (expression, why): known wrong answers, recognised by their values
+    max_elements:int = MAX_ELEMENTS  # The most elements any tensor of the answer may have
     kind = 'code'
     def _values(self, source):
         import torch, torch.nn as nn, torch.nn.functional as F
         env = dict(F=F, torch=torch, nn=nn, range=range, len=len)
         out = []
         for acts, targ in _loss_inputs():
-            r = safe_eval(source, {**env, 'acts': acts, 'targ': targ})
+            r = safe_eval(source, {**env, 'acts': acts, 'targ': targ}, self.max_elements)
             out.append(r if isinstance(r, torch.Tensor) else torch.tensor(float(r)))
         return out
     def __call__(self, response):
         if (v := screen(response, 'Code')) is not None: return v
-        used = set(re.findall(r'\.\s*(\w+)', response))
-        for name, why in self.forbidden.items():
-            if name in used: return Verdict(False, f'Not right: {why}')
-        try: got = self._values(response)
+        if (v := _unreadable(response, 'code')) is not None: return v
+        try:
+            expr = answer_expression(response)
+            used = {n.attr if isinstance(n, ast.Attribute) else n.id for n in ast.walk(ast.parse(expr)) if isinstance(n, (ast.Attribute, ast.Name))}
+            for name, why in self.forbidden.items():
+                if name in used: return Verdict(False, f'Not right: {why}')
+            got = self._values(expr)
         except SyntaxError: return Verdict(None, 'This box reads code: write one Python expression that uses acts and targ, as you would in a cell.')
-        except ValueError as e: return Verdict(None, f'The checker does not run this: {e}')
+        except Refused as e: return Verdict(None, f'The checker does not run this: {e}')
         except Exception as e: return Verdict(False, f'Not right: running it raised {type(e).__name__}: {str(e)[:200]}')
         want = self._values(self.reference)
         if any(g.shape != w.shape for g, w in zip(got, want)):
@@ -388,9 +568,9 @@ def misconception_hints(response:str, # A free-text answer
                         hints:tuple, # (regex, hint) or (regex, hint, unless_regex) over the normalised response
                         question_text:str='' # The question, to notice an answer that only repeats it
                        )->list:
-    "The hints whose misconception `response` states (negated mentions don't count); never a verdict"
+    "The hints whose misconception `response` states (a negation just before it, or earlier in its bracket, turns one off); never a verdict"
     t = _Text(response)
-    out = [h[1] for h in hints if t.found(h[0]) and not (len(h) > 2 and re.search(h[2], t.flat))]
+    out = [h[1] for h in hints if t.found(h[0], window=None) and not (len(h) > 2 and re.search(h[2], t.flat))]
     words = [w for w in t.words if len(w) > 3]
     asked = {w for w in normalise(question_text).split() if len(w) > 3}
     if len(words) >= 5 and sum(w in asked for w in words) >= 0.8 * len(words):
@@ -470,10 +650,14 @@ class QuizCard:
         if self.on_change: self.on_change()
 
     def check(self)->Verdict:
-        "Check what is in the input and show the verdict (or the note and hints, for free text)"
+        "Check what is in the input and show the verdict (or the note and hints, for free text); an empty input keeps the last graded verdict"
         try: v = self.question.assess('' if self.input.value is None else self.input.value)
         except TypeError as e: v = Verdict(None, str(e), False)
-        self.verdict, self.attempted = v, self.attempted or v.attempted
+        last = self.verdict
+        if not v.attempted and last is not None and last.right is not None:   # an emptied box keeps the last graded answer, and says so
+            v = Verdict(None, f"{v.message} Your last checked answer still counts ({'right' if last.right else 'not right'}).", False)
+        else: self.verdict = v
+        self.attempted = self.attempted or v.attempted
         colour, mark = _MARKS[v.right]
         self.feedback.value = f'<span style="color:{colour}">{mark} {html.escape(v.message, quote=False)}</span>'
         self._changed()

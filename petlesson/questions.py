@@ -12,14 +12,15 @@ from pathlib import Path
 
 import numpy as np
 from .data import BREEDS
-from .grading import (Verdict, Choice, Numbers, Value, Exact, RegexTask, CodeLine, Expression, Question, LESSONS, Quiz,
-                      Exercise, ExerciseCard, markdown_html)
+from .grading import (Verdict, Choice, YES_NO, Numbers, Value, Exact, RegexTask, CodeLine, Expression, Question, LESSONS, Quiz,
+                               Exercise, ExerciseCard, markdown_html)
 
 # %% auto #0
-__all__ = ['PET_FILE_NAMES', 'NOT_PET_FILE_NAMES', 'BEAR_ACTIVATIONS', 'QUESTIONS', 'RESEARCH', 'BOOK_RESULTS', 'NOTEBOOK',
-           'EXERCISES', 'try_it', 'question', 'check_answer', 'question_markdown', 'show_question', 'quiz_widget',
-           'ResearchTask', 'show_research', 'compare_to_book', 'recipe_commands', 'computing_cells', 'add_exercise',
-           'get_exercise', 'exercise', 'check_exercise', 'exercises']
+__all__ = ['PET_FILE_NAMES', 'NOT_PET_FILE_NAMES', 'BEAR_ACTIVATIONS', 'BOOK_BATCH_RESAMPLINGS', 'QUESTIONS', 'RESEARCH',
+           'BOOK_NOTEBOOK', 'BOOK_RESULTS', 'NOTEBOOK', 'EXERCISES', 'try_it', 'question', 'check_answer',
+           'question_markdown', 'show_question', 'quiz_widget', 'ResearchTask', 'show_research', 'compare_to_book',
+           'recipe_commands', 'computing_cells', 'add_exercise', 'get_exercise', 'exercise', 'check_exercise',
+           'exercises']
 
 # %% ../nbs/16_questions.ipynb #12149821
 PET_FILE_NAMES = tuple(f'{b}_{n}.jpg' for b in BREEDS for n in (9, 27, 111, 173))   # Real image names: these four numbers exist for every breed
@@ -34,23 +35,31 @@ def _softmax(xs): e = np.exp(np.asarray(xs, dtype=float)); return e / e.sum()
 
 # %% ../nbs/16_questions.ipynb #e20adc7e
 _QUESTIONS = []
+BOOK_BATCH_RESAMPLINGS = {'grid_sample': 2, 'interpolate': 1}   # per batch, at most, for the book's aug_transforms(size=224, min_scale=0.75) from 460 px: lesson 01's count_resamplings
+_g, _i = BOOK_BATCH_RESAMPLINGS['grid_sample'], BOOK_BATCH_RESAMPLINGS['interpolate']
 _QUESTIONS.append(Question('q01',
     "Presizing resizes each image twice: first one image at a time, on the CPU, to a size well *above* the training size; "
     "then a whole batch at once, on the GPU, down to the training size. Why the detour through a large size?",
     "Augmentations such as rotating, zooming and warping need room around the subject, and every resampling blurs a little. "
     "The first resize works on one image at a time and goes to a size well above the training size (which also gives all items "
     "the same size, so they can be batched): that leaves a margin, so later crops and rotations don't create empty corners. "
-    "Then all the augmentations and the final resize are composed into one transform and applied to the whole batch on the GPU: "
-    "one resampling for all the augmentations together, instead of one per augmentation, and fast. So each image is resampled "
-    "twice in all (once on its own, once in its batch), however many augmentations there are.",
+    "The batch step is meant to compose all the augmentations and the final resize into one transform, applied to the whole batch "
+    "on the GPU: one resampling for all of them instead of one per augmentation, and fast. fastai today gets close, not all the way, "
+    "with the book's `aug_transforms(size=224, min_scale=0.75)`: it composes the flip, rotation, zoom and warp into one step "
+    "(`Flip`), which resamples at the presize, and then `RandomResizedCropGPU` crops that result and resamples it again to 224. "
+    f"Lesson 01 counts {_g} `grid_sample` calls per batch, plus {_i} `interpolate` on some batches (an anti-aliasing step when a "
+    f"batch shrinks to less than half its size): an image is resampled once on its own and {_g} or {_g + _i} times in its batch, "
+    "still fewer than once per augmentation. With `min_scale=1` there is no random crop, and the augmentations and the resize "
+    "are a single `grid_sample`.",
     '01_presizing', 'What presizing is for',
     points=("The first resize, one image at a time, goes to a size well above the training size: it leaves a margin, so later "
             "crops, zooms and rotations don't create empty corners (and it gives all items the same size, so they can be batched).",
-            "All the batch augmentations and the final resize are composed into one transform, so the batch step resamples each "
-            "image once, not once per augmentation: less blur.",
+            "The batch step composes the augmentations and the final resize, so it resamples each image far fewer times than once per "
+            f"augmentation: less blur (ideally once; with the book's `min_scale=0.75`, fastai today resamples {_g} times in the batch).",
             "That batch step runs on the GPU, on a whole batch at once, so it is fast."),
     hints=((r'memory|\bdisk|storage|\bram\b', "presizing is not about saving memory or disk space: the large first resize keeps a margin "
-            "for the augmentations, and the batch step resamples once for all of them, on the GPU."),)))
+            "for the augmentations, and the batch step composes them, so it resamples far fewer times than once per augmentation, on the GPU."),),
+    computed=True))
 _QUESTIONS.append(Question('q02',
     "Write a regular expression whose first group extracts the breed from an Oxford pet file name such as `great_pyrenees_173.jpg` "
     "(breeds of several words included), and which does not match names that are not `.jpg` files. "
@@ -67,7 +76,9 @@ _QUESTIONS.append(Question('q03', "In what two forms do most deep-learning datas
     points=("Individual files (images, texts, ...), often with the label in the file or folder name.",
             "A table, such as a CSV file or a data frame, with one row per item (which may name the files that hold the items)."),
     hints=((r'\b(images?|pictures?|photos?|inputs?) and (their )?(labels?|targets?|classes|annotations?)\b',
-            'that says what a dataset holds; the question asks in which two forms (layouts) it arrives.'),), computed=True))
+            'that says what a dataset holds; the question asks in which two forms (layouts) it arrives.'),
+           (r'\btrain\w* (and )?(a )?(valid\w*|test)\b|\b(validation|test) (set|data|split)\b',
+            'that is how a dataset is split for training; the question asks in which two forms it arrives: as files, or as a table.')), computed=True))
 
 # %% ../nbs/16_questions.ipynb #ebdd4271
 _QUESTIONS.append(Question('q04', "fastai's `L` is a Python list with extras. Look through its documentation, then predict: which items does "
@@ -118,8 +129,12 @@ _QUESTIONS.append(Question('q09', "Should you wait until your data is thoroughly
     "the confusion matrix) point to the data problems worth cleaning.",
     '02_first_model', 'Reading the epoch table', Choice(options=('yes', 'no'), correct='no', why_not={
         'yes': 'a baseline trained early is a cleaning tool: its worst mistakes show you where the data problems are.'},
-        aliases={'yes': r'\b(yeah|yep|yup|sure|definitely|absolutely|of course|you should wait)\b(?! not)',
-                 'no': r'\b(nope|nah|never|not|dont|do not|shouldnt|should not|no need)\b'})))
+        leading=YES_NO, aliases={
+            'yes': r'\b(?:should|must|need to|have to|better|always) wait\b|\bwait (?:until|till|for)\b|\bclean (?:the data |it |your data |everything )?(?:first|before)\b|'
+                   r'\b(?:dont|do not|never|shouldnt|should not) (?:train|start)(?: \w+){0,3} (?:until|till|before)\b',
+            'no': r'\bno need\b|\b(?:dont|do not|shouldnt|should not|need not|neednt|must not|never|not) wait\b|\bbaseline first\b|'
+                  r'\btrain(?: \w+){0,3} (?:first|early|right away|immediately|straight away|now)\b|\bstart (?:training )?(?:early|right away|immediately|now)\b|'
+                  r'\b(?:before|without) (?:cleaning|clean)\b'})))
 
 # %% ../nbs/16_questions.ipynb #27022d57
 _QUESTIONS.append(Question('q10', "PyTorch's cross-entropy loss is two functions applied one after the other. Which two? Answer in code: "
@@ -144,7 +159,9 @@ _QUESTIONS.append(Question('q11', "Softmax guarantees two things about the activ
             "class, which suits data with exactly one label per item."),
     hints=((r'(divid\w*|normali[sz]\w*|scal\w*|split\w*) (each \w+ |them |it |the \w+ )?(by|over) (the |their |its )?(total )?(count|number|amount|how many|length|n\b|size)',
             'softmax divides each exponential by the SUM of the exponentials, not by how many there are: dividing by the count would not make them add up to 1.'),
-           (r'\baverag', 'an average divides by the count; softmax divides each exponential by the sum of all of them.')), computed=True))
+           (r'\baverag', 'an average divides by the count; softmax divides each exponential by the sum of all of them.'),
+           (r'\b(k|n|c) (is )?(the )?(number|count) of (classes|categories|outputs|activations)\b|\b(exp|exponential)\w*( \w+){0,3} (over|by) (k|n|c)\b',
+            'softmax divides each exponential by the SUM of all the exponentials, not by the number of classes K: dividing by K would not make them add up to 1.')), computed=True))
 _QUESTIONS.append(Question('q12', "When would you rather the final activations did *not* have those two properties?",
     "When an item can have **several labels** at once (multi-label classification), or **none** of them (an input that belongs "
     "to no class, a 'none of these' answer): softmax still makes the outputs sum to 1 and pushes one class to win. Use an "
@@ -155,7 +172,10 @@ _QUESTIONS.append(Question('q12', "When would you rather the final activations d
             "When an item can belong to none of the classes (an input of another kind: 'none of these').",
             "Then one sigmoid per class (binary cross-entropy) judges each class on its own."),
     hints=((r'non ?binary|multi ?class\b|more than (two|2) (classes|categories)|(3|three) or more (classes|categories)|many classes',
-            "more than two classes (multi-class, 'non-binary') is exactly what softmax is for; the trouble is an item with several labels, or with none."),),
+            "more than two classes (multi-class, 'non-binary') is exactly what softmax is for; the trouble is an item with several labels, or with none.",
+            r'(multi ?class|more than (two|2) (classes|categories)|many classes)( \w+){0,3} (is|are) (fine|ok|okay|good|no problem|what softmax is for)|softmax (is|works) (fine|well)'),
+           (r'(?<!non )\bbinary\b(?! cross)|\bonly (two|2) (classes|categories)\b|\b(two|2) (classes|categories) only\b',
+            "with two classes softmax still works (it is a sigmoid of the difference of the two activations); the trouble is an item with several labels, or with none.")),
     computed=True))
 
 # %% ../nbs/16_questions.ipynb #8f950969
@@ -168,7 +188,7 @@ _QUESTIONS.append(Question('q13', "The chapter's softmax example gives three cla
     + ". Compute the exp and softmax columns yourself; give the softmax column (three numbers, in that order).",
     f"exp: {', '.join(f'{v:.2f}' for v in _exp)} (sum {_exp.sum():.2f}); softmax = each exp divided by that sum: "
     f"{', '.join(f'{v:.2f}' for v in _sm)}.",
-    '03_cross_entropy', 'Writing softmax ourselves', Numbers(values=tuple(np.round(_sm, 2)), rtol=0, atol=0.006, pitfalls=(
+    '03_cross_entropy', 'Writing softmax ourselves', Numbers(values=tuple(np.round(_sm, 2)), rtol=0, atol=0.006, label=r'softmax|prob|概率', pitfalls=(
         (tuple(_exp / len(_exp)), 'you divided by the number of classes; softmax divides by the sum of the exponentials.'),
         (tuple(_exp), 'that is the exp column; now divide each one by their sum.'),
         (tuple(np.asarray(_bear) / np.sum(_bear)), 'you divided the raw activations by their sum; take the exponentials first.'))), computed=True))
@@ -191,7 +211,7 @@ _QUESTIONS.append(Question('q15', "What is log(-2)? Type its value: a number (co
     '03_cross_entropy', 'Why the log',
     Value(numbers=(complex(math.log(2), math.pi), complex(math.log(2), -math.pi)),
           words=r'\bnan\b|not a number|undefined|not defined|no real|not (a )?real|isnt (a )?real|doesnt exist|does not exist|'
-                r'no value|no solution|impossible|\berror\b|valueerror|domain error|complex|imaginary',
+                r'no value|no solution|impossible|\berror\b|valueerror|domain error|complex|imaginary|不存在|没有实数|无实数|无解|未定义|无定义|复数|虚数',
           pitfalls=((-math.log(2), 'that is -log(2), the log of 2 with a minus sign in front; for log(-2) no real x has e^x = -2.'),
                     (math.log(2), 'that is log(2); over the complex numbers log(-2) adds iπ to it, and over the real numbers it has no value.'),
                     (-math.log10(2), 'that is -log10(2); and in any base, no real power of a positive number is negative.'),
@@ -223,14 +243,18 @@ _QUESTIONS.append(Question('q17', "What two stages does `fine_tune` run?",
     points=("First the pretrained body is frozen and only the new head trains, for `freeze_epochs` (default 1).",
             "Then it unfreezes the whole model and trains all of it for the number of epochs you asked for.",
             "(Both stages use one-cycle; the second at half the base learning rate, spread over the groups as discriminative rates.)"),
-    hints=((r'\bfirst\b.{0,12}\b(unfreez\w*|whole|entire|all the layers)|unfreez\w*\b.{0,80}\b(then|after|afterwards|next|later|followed)\b.{0,60}\b(frozen|freez\w*|head|last layers?)\b',
-            'check the order: fine_tune starts with the body frozen, training only the head, and unfreezes for the second stage.'),),
+    hints=((r'\bfirst\b.{0,12}\b(unfreez\w*|whole|entire|all the layers)|unfreez\w*\b.{0,80}\b(then|after|afterwards|next|later|followed)\b.{0,60}\b(frozen|freez\w*|head|last layers?)\b|'
+            r'\b(whole|entire|full|all the) (model|network|layers)\b[^|]{0,20}\bfirst\b[^|]{0,40}\b(then|after|afterwards)\b[^|]{0,30}\b(head|last|final|frozen)',
+            'check the order: fine_tune starts with the body frozen, training only the head, and unfreezes for the second stage.'),
+           (r'\bonly (trains? )?(the )?(new )?(head|last layers?|final layers?|new layers?)\b',
+            'that is only the first stage: after training the head, fine_tune unfreezes the whole model and trains all of it.',
+            r'\b(then|after|afterwards|unfreez\w*|second|first|whole|all of|entire|stages?)\b')),
     computed=True))
 _QUESTIONS.append(Question('q18', "In Jupyter, how do you see the source code of a function or method? Type the line you would run to see the source of `learn.fine_tune`.",
     "Two question marks before or after its name: `??learn.fine_tune`. One `?` shows only the signature and docstring. "
     "Outside Jupyter, `inspect.getsource(f)` returns the same text; fastai's `doc(f)` links to the source online.",
     '05_transfer_learning', 'What fine_tune does',
-    CodeLine(right=('%pinfo2', '%psource', 'getsource', 'getsourcelines'), wrong={
+    CodeLine(right=('%pinfo2', '%psource', 'getsource', 'getsourcelines'), target='fine_tune', wrong={
         '%pinfo': 'one question mark shows the signature and the docstring; two show the source.',
         'help': '`help` shows the signature and docstring, not the source.',
         'doc': "fastai's `doc` shows the documentation with a link to the source online, not the source itself.",
@@ -245,7 +269,10 @@ _QUESTIONS.append(Question('q19', "What are discriminative learning rates?",
     points=("Different learning rates for different parts (layer groups) of the same model, at the same time.",
             "Small for the early, pretrained layers (their general features need little change), larger for the later layers and the head.",
             "(In fastai, a `slice(start, stop)` as the learning rate spreads them over the groups.)"),
-    hints=((r'(higher|larger|bigger|greater|faster)\b[^|]{0,25}\b(early|earlier|first|initial)\b|\b(early|earlier|first|initial) (layers?|groups?)\b[^|]{0,20}\b(higher|larger|bigger|greater|faster)\b',
+    hints=((r'\b(higher|larger|bigger|greater|faster)( learning)?( rates?)? (for|to|in|on|at) (the )?(early|earlier|first|initial|bottom)\b|'
+            r'\b(early|earlier|first|initial) (layers?|groups?)( (get|gets|have|has|use|uses|need|needs|receive|receives|are|take|takes|with))?( a| an| the)? (higher|larger|bigger|greater|faster)\b|'
+            r'\b(lower|smaller|slower)( learning)?( rates?)? (for|to|in|on|at) (the )?(later|last|final|top|head|new)\b|'
+            r'\b((later|last|final|top) (layers?|groups?)|head)( (get|gets|have|has|use|uses|need|needs|receive|receives|are|is|take|takes|with))?( a| an| the)? (lower|smaller|slower)\b',
             'check the direction: the early, pretrained layers get the smallest rates and the head the largest.'),
            (r'epoch|over time|schedul|decay|anneal|one ?cycle|warm ?up|iteration',
             'that describes a schedule, which changes the rate over time; discriminative rates differ across layers at the same moment.')),
@@ -280,7 +307,9 @@ _QUESTIONS.append(Question('q22', "What is the difference between `resnet50` and
             "more memory and can overfit more."),
     hints=((r'resnet ?50 (is|has|gets) [^|]{0,12}(deeper|more layers|bigger|larger|more parameters)|resnet ?101 (is|has) [^|]{0,12}(shallower|fewer layers|smaller|less)',
             'check which is which: the number counts the layers with weights, so resnet101 is the deeper one.'),
-           (r'(different|another|other) (data ?set|data|images)|trained on', 'both were trained on the same data (ImageNet); they differ in depth.')),
+           (r'(different|another|other) (data ?set|data|images)|trained on', 'both were trained on the same data (ImageNet); they differ in depth.'),
+           (r'\b(wider|more channels|more filters|bigger (filters|kernels)|larger (images|inputs?))\b',
+            'the two have the same widths and take the same images; resnet101 differs in depth: 23 blocks instead of 6 in its third stage.')),
     computed=True))
 _QUESTIONS.append(Question('q23', "What does `to_fp16` do?",
     "It turns on mixed-precision training: it adds a `MixedPrecision` callback that runs the forward pass under PyTorch's "
@@ -291,7 +320,8 @@ _QUESTIONS.append(Question('q23', "What does `to_fp16` do?",
     points=("Mixed precision: a `MixedPrecision` callback runs the forward pass under autocast, so most matrix products and convolutions compute in float16.",
             "The weights stay float32, and the loss is scaled so that small gradients don't underflow to zero in float16.",
             "Faster and lighter on GPUs with tensor cores; without a CUDA GPU, fastai's autocast is off and training stays float32."),
-    hints=((r'(weights|parameters|model) (are |is |get |gets )?(converted|cast|stored|kept|changed|turned)? ?(to|in|into|as) (fp16|float ?16|half|16 ?bit)|convert\w* (the )?(model|weights|parameters) (to|in|into)',
+    hints=((r'(weights|parameters|model) (are |is |get |gets )?(converted|cast|stored|kept|changed|turned)? ?(to|in|into|as) (fp16|float ?16|half|16 ?bit)|convert\w* (the )?(model|weights|parameters) (to|in|into)|'
+            r'\b(fp16|float ?16|half|16 ?bit)( precision)? (weights|parameters)\b',
             "fastai's `to_fp16` is mixed precision: the weights stay float32, and only computations inside the forward pass run in float16."),),
     computed=True))
 QUESTIONS = {q.qid: q for q in _QUESTIONS}
@@ -398,9 +428,12 @@ def show_research(rid:str # 'r1' or 'r2'
     display(Markdown(f"**{t.title}.** {t.summary}\n\n{steps}\n\n*Background in* `{t.lesson}`, section *{t.section}*."))
 
 # %% ../nbs/16_questions.ipynb #20e5c003
+BOOK_NOTEBOOK = 'fastai/fastbook, 05_pet_breeds.ipynb at commit 040235029bdedb8690ce5cdcfe7c3f114a3d4f34'   # where the figures below are printed
 BOOK_RESULTS = {
-    'resnet34, fine_tune(2)': dict(backbone='resnet34', epochs=2, size=224, error_rate=0.080514),
-    'resnet50 + to_fp16, fine_tune(6, freeze_epochs=3)': dict(backbone='resnet50', epochs=6, size=224, error_rate=0.054804),
+    'resnet34, fine_tune(2)': dict(backbone='resnet34', epochs=2, size=224, error_rate=0.080514,
+        source="the last epoch of `learn = vision_learner(dls, resnet34, metrics=error_rate); learn.fine_tune(2)`, the cell just before 'Cross-Entropy Loss'"),
+    'resnet50 + to_fp16, fine_tune(6, freeze_epochs=3)': dict(backbone='resnet50', epochs=6, size=224, error_rate=0.054804,
+        source="the last epoch of `learn = vision_learner(dls, resnet50, metrics=error_rate).to_fp16(); learn.fine_tune(6, freeze_epochs=3)`, section 'Deeper Architectures'"),
 }
 
 def compare_to_book(error_rate:float, # Your validation error rate, a fraction between 0 and 1
