@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from .data import BREEDS
+from .photos import BREEDS
 
 # %% auto #0
 __all__ = ['MAX_CHARS', 'PET_FILE_NAMES', 'NOT_PET_FILE_NAMES', 'LESSONS', 'BEAR_ACTIVATIONS', 'QUESTIONS', 'RESEARCH',
