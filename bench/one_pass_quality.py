@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
 from fastai.callback.progress import ProgressCallback
 from fastai.torch_core import set_seed
-from petlesson.data import pets_dataloaders, default_sizes
-from petlesson.learner import pets_learner
+from petlesson.pets import pets_dataloaders, default_sizes
+from petlesson.models import pets_learner
 from petlesson.speed import speed_up_dataloaders
 
 def train_error(data, seed, one_pass, epochs, lr, bs, size=None):

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
 import skimage.data
 from petlesson.augment import presize_vs_naive, count_resamplings, load_images
-from petlesson.data import get_pets
+from petlesson.pets import get_pets
 from petlesson.speed import fast_tfms, one_pass_aug_transforms
 from fastai.data.transforms import get_image_files
 from fastai.vision.augment import aug_transforms

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--recipe', default='small_data', help="a name in petlesson.learner.RECIPES (default: small_data)")
+    p.add_argument('--recipe', default='small_data', help="a name in petlesson.training.RECIPES (default: small_data)")
     p.add_argument('--backbone', default='efficientnet_lite0')
     p.add_argument('--seeds', type=int, nargs='+', default=[42])
     p.add_argument('--threads', type=int, default=2)
@@ -27,8 +27,10 @@ def main(argv=None):
     p.add_argument('--max-seconds', type=float, default=90)
     a = p.parse_args(argv)
     import torch
-    from petlesson.data import get_pets, is_synthetic
-    from petlesson.learner import trained_pets_learner, offline_weights_path, OFFLINE_BACKBONES
+    from petlesson.synthetic import is_synthetic
+    from petlesson.pets import get_pets
+    from petlesson.models import offline_weights_path, OFFLINE_BACKBONES
+    from petlesson.training import trained_pets_learner
     torch.set_num_threads(a.threads)
     root = get_pets('sample')
     if is_synthetic(root):

@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
 from fastai.callback.core import Callback, CancelTrainException, CancelValidException
 from fastai.callback.progress import ProgressCallback
-from petlesson.data import pets_dataloaders as _pets_dataloaders, default_sizes
-from petlesson.learner import pets_learner
+from petlesson.pets import pets_dataloaders as _pets_dataloaders, default_sizes
+from petlesson.models import pets_learner
 from petlesson.speed import speed_up, keep_freed_memory, _fused_available
 
 FUSED = dict(fused=True) if _fused_available() else {}

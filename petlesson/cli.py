@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse, json, os, sys, time
 import contextlib, math, re
 from pathlib import Path
-from .data import (get_pets, data_source, pets_summary, check_images, default_sizes, PetsDownloadError,
-                            DATA_ENV, DEFAULT_SIZES)
-from .data import writable_folder, cache_dir, is_synthetic, CACHE_ENV
+from .pets import get_pets, source_name as data_source, default_sizes
+from .photos import pets_summary, check_images, PetsDownloadError, DATA_ENV
+from .photos import writable_folder, cache_dir, CACHE_ENV
+from .synthetic import is_synthetic
 
 # %% auto #0
 __all__ = ['describe_root', 'format_summary', 'data_step', 'presize_for', 'NonFiniteLossError', 'StopOnNonFiniteLoss',
@@ -56,7 +57,8 @@ def data_step(source=None, # As for `get_pets`
 import torch
 from fastai.callback.core import Callback
 from fastai.torch_core import defaults
-from .learner import (trained_pets_learner, default_backbone, recipe_settings, RECIPES, WeightsDownloadError, BACKBONES,
+from .models import default_backbone, WeightsDownloadError, BACKBONES
+from .training import (trained_pets_learner, recipe_settings, RECIPES,
                                breed_confusion, plot_breed_confusion, species_confusion, confusion_counts)
 
 def presize_for(source, # As for `get_pets`
@@ -129,7 +131,7 @@ from fastai.vision.data import ImageBlock
 from fastai.vision.augment import Resize, RandomResizedCropGPU
 from fastai.optimizer import Adam
 from fastai.learner import Learner, load_learner
-from .data import pet_species
+from .photos import pet_species
 
 # %% ../nbs/07_cli.ipynb #aefd5bcc
 def pickled_globals(fname:str|Path # A file written by `torch.save` (as `learn.export` writes one)

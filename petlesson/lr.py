@@ -22,8 +22,8 @@ from fastai.learner import Learner
 import fastai.callback.progress, fastai.callback.schedule   # they add `no_bar` and `fit_one_cycle` to `Learner`
 from fastai.metrics import error_rate
 from fastai.torch_core import set_seed
-from .data import cache_dir
-from .learner import save_atomically
+from .photos import cache_dir
+from .models import save_atomically
 
 # %% auto #0
 __all__ = ['SUGGESTERS', 'MIN_POINTS', 'LRRangeTest', 'LRCurve', 'seed_learner', 'lr_range_test', 'suggest_minimum',

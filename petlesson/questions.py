@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from .data import BREEDS
+from .photos import BREEDS
 from .grading import (Verdict, Choice, YES_NO, Numbers, Value, Exact, RegexTask, CodeLine, Expression, Question, LESSONS, Quiz,
                                Exercise, ExerciseCard, markdown_html)
 

@@ -27,7 +27,7 @@ from fastai.callback.core import Callback
 from fastai.optimizer import Optimizer, Adam
 from fastai.torch_core import defaults
 from torch.optim.adam import adam as _torch_adam
-from .data import pets_dataloaders
+from .pets import pets_dataloaders
 
 # %% auto #0
 __all__ = ['ImageCache', 'homography_grid', 'FastAffineCoordTfm', 'FastRandomResizedCropGPU', 'FastResize', 'fast_tfms',
@@ -59,7 +59,7 @@ class ImageCache:
             im = load_image(fn, mode='RGB')   # fastai's own loader, as `PILImage.create` uses it
         except (UnidentifiedImageError, OSError) as e:
             raise ValueError(f"{fn} is not an image that PIL can read ({type(e).__name__}: {e}). Remove or replace it; "
-                             "petlesson.data.check_images(folder) lists every such file at once.") from e
+                             "petlesson.photos.check_images(folder) lists every such file at once.") from e
         short = min(im.size)
         if short > self.presize:   # the same bilinear filter as fastai's `Resize`, applied to the whole image instead of its square
             im = im.resize(tuple(max(self.presize, round(s * self.presize / short)) for s in im.size), Image.BILINEAR)

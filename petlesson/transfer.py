@@ -28,8 +28,9 @@ import fastai.callback.progress, fastai.callback.schedule, fastai.callback.fp16 
 from fastai.metrics import error_rate
 from fastai.torch_core import set_seed, params
 from fastai.vision.learner import TimmBody
-from .data import cache_dir
-from .learner import save_atomically, _features_key
+from .photos import cache_dir
+from .models import save_atomically
+from .training import _features_key
 from .lr import lr_range_test, LRCurve
 
 # %% auto #0

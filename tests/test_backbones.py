@@ -3,8 +3,7 @@ import numpy as np, pytest, torch, timm
 import torch.nn.functional as F
 from skimage import data as skdata
 torch.set_num_threads(1)
-from petlesson.learner import (OFFLINE_BACKBONES, OFFLINE_STATS, BACKBONES, package_weights_file, offline_weights_path,
-                               offline_imagenet_model)
+from petlesson.models import OFFLINE_BACKBONES, OFFLINE_STATS, BACKBONES, package_weights_file, offline_weights_path, offline_imagenet_model
 
 LITES = ('efficientnet_lite0', 'efficientnet_lite1', 'efficientnet_lite2')
 TENSORS = {'efficientnet_lite0': 296, 'efficientnet_lite1': 386, 'efficientnet_lite2': 386}   # Lite1 and Lite2: one block more in each of the five middle stages, 18 tensors a block

@@ -7,9 +7,9 @@ from contextlib import contextmanager
 from pathlib import Path
 import numpy as np, pytest, torch
 from PIL import Image
-import petlesson.cli as cli, petlesson.data as data, petlesson.learner as learner
+import petlesson.cli as cli, petlesson.photos as pl_photos, petlesson.pets as pl_pets, petlesson.synthetic as pl_synthetic, petlesson.models as pl_models, petlesson.training as pl_training
 from petlesson.cli import main, explain_error, StopOnNonFiniteLoss, NonFiniteLossError
-from petlesson.data import check_images, load_pet_image, PetImage, writable_folder, CACHE_ENV
+from petlesson.photos import check_images, load_pet_image, PetImage, writable_folder, CACHE_ENV
 from petlesson.lr import LRCurve, suggest_lrs, suggest_slide
 from petlesson.losses import fit_temperature
 
@@ -76,7 +76,7 @@ def seed_dropping(root:Path, breed:str)->int:
     items = get_image_files(root/'images')   # in the folder's own listing order, as the DataBlock sees them
     for seed in range(1000):
         train, _ = RandomSplitter(0.2, seed=seed)(items)
-        if not any(data.pet_label(items[i]) == breed for i in train): return seed
+        if not any(pl_photos.pet_label(items[i]) == breed for i in train): return seed
 
 def _all_in_valid(t, *rest):
     r = breeds(t/'d', {'beagle': 10, 'pug': 10, 'boxer': 2})
@@ -192,13 +192,14 @@ def tiny_learner(tmp_path_factory):
 
 def test_nan_loss_stops_the_command(run, tmp_path, monkeypatch):
     "A learner whose loss turns NaN: the command stops at the first such batch, says so, exits 1, and writes no metrics"
-    make = learner.pets_learner
+    make = pl_models.pets_learner
     def nan_learner(*a, **kw):
         learn = make(*a, **kw)
         loss = learn.loss_func
         learn.loss_func = lambda *b: loss(*b) * float('nan')
         return learn
-    monkeypatch.setattr(learner, 'pets_learner', nan_learner)
+    monkeypatch.setattr(pl_models, 'pets_learner', nan_learner)     # what small_data_learner calls
+    monkeypatch.setattr(pl_training, 'pets_learner', nan_learner)   # what trained_pets_learner calls for the book's recipe
     code, out, err = run('--data', breeds(tmp_path/'d'), '--out', tmp_path/'out', *TRAIN)
     assert code == 1 and 'the loss became nan' in err and 'try a smaller --lr' in err and 'Traceback' not in err
     assert 'Exception occured' not in err and not (tmp_path/'out'/'metrics.json').exists()
@@ -290,7 +291,7 @@ def test_check_matches_the_split_that_crashes(tmp_path):
     from fastai.vision.data import ImageBlock
     r = breeds(tmp_path/'d', {'beagle': 10, 'pug': 10, 'boxer': 2})
     def crashes(seed):
-        ds = DataBlock(blocks=(ImageBlock, CategoryBlock), get_items=get_image_files, get_y=data.pet_label,
+        ds = DataBlock(blocks=(ImageBlock, CategoryBlock), get_items=get_image_files, get_y=pl_photos.pet_label,
                        splitter=RandomSplitter(0.2, seed=seed)).datasets(r/'images')
         try: [ds.valid[i] for i in range(len(ds.valid))]
         except KeyError: return True
@@ -316,7 +317,7 @@ def test_load_pet_image_turns_and_scales(tmp_path):
 def test_training_data_is_upright_and_eight_bit(tmp_path):
     r = breeds(tmp_path/'d', {'beagle': 6, 'pug': 6})
     rotated_photo(r/'images'/'pug_7.jpg'); deep_photo(r/'images'/'pug_8.png')
-    dls = data.pets_dataloaders(r, presize=64, size=32, bs=2, seed=0)
+    dls = pl_pets.pets_dataloaders(r, presize=64, size=32, bs=2, seed=0)
     items = {Path(o).name: (ds, i) for ds in (dls.train_ds, dls.valid_ds) for i, o in enumerate(ds.items)}
     ds, i = items['pug_7.jpg']; turned = ds[i][0]
     ds, i = items['pug_8.png']; deep = np.asarray(ds[i][0])
@@ -324,6 +325,6 @@ def test_training_data_is_upright_and_eight_bit(tmp_path):
     assert (deep == 255).mean() < 0.01
 
 def test_generated_data_in_the_cache_is_readable_by_others(tmp_path):
-    make = getattr(data, 'make_synthetic', None) or data.make_sample
+    make = pl_synthetic.make_sample
     dest = make(tmp_path/'sample', n_per_breed=2)
     assert dest.stat().st_mode & 0o055 == 0o055

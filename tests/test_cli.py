@@ -65,7 +65,8 @@ def test_one_epoch_end_to_end(tmp_path):
     for f in ('confusion_matrix.png', 'results.png'): assert (out/f).stat().st_size > 10_000
 
 def test_format_summary_lists_every_breed_and_the_check():
-    from petlesson.data import get_pets, pets_summary, check_images, BREEDS
+    from petlesson.photos import pets_summary, check_images, BREEDS
+    from petlesson.pets import get_pets
     from petlesson.cli import format_summary
     root = get_pets('sample')
     summary, report = pets_summary(root), check_images(root)
@@ -93,5 +94,5 @@ def test_fast_is_opt_in_and_hands_lesson_08s_speed_up_to_the_training(monkeypatc
     assert cli.train_step('synthetic', 'efficientnet_lite0', fast=True) == 'learner'
     assert cli.train_step('synthetic', 'efficientnet_lite0') == 'learner'
     assert seen[0]['prepare'] is speed_up and 'prepare' not in seen[1]
-    from petlesson.learner import learner_cache_path
+    from petlesson.training import learner_cache_path
     assert learner_cache_path('synthetic', prepare='speed_up') != learner_cache_path('synthetic')

@@ -8,7 +8,7 @@ sys.path.insert(0, str(ROOT/'tools'))
 import docs  # noqa: E402
 
 LESSONS = sorted(p.name for p in (ROOT/'nbs').glob('[0-9][0-9]_*.ipynb'))
-ROW_RE = re.compile(r'^\|\s*\[([^\]]+)\]\((\d\d_[\w]+\.ipynb)\)\s*\|\s*(.+?)\s*\|\s*`([\w.]+)`\s*\|\s*$', re.M)
+ROW_RE = re.compile(r'^\|\s*\[([^\]]+)\]\((\d\d_[\w]+\.ipynb)\)\s*\|\s*(.+?)\s*\|\s*(?:`([\w.]+)`|—)\s*\|\s*$', re.M)
 
 def _index_md():
     nb = json.loads((ROOT/'nbs'/'index.ipynb').read_text())
@@ -54,15 +54,24 @@ def test_index_module_column_matches_the_notebooks():
         if not p.exists(): continue
         src = '\n'.join(''.join(c['source']) for c in json.loads(p.read_text())['cells'])
         m = re.search(r'^#\|\s*default_exp\s+(\S+)', src, re.M)
+        if not module: assert m is None, f'{nb} exports {m.group(1)}, the index says it exports nothing'; continue
         assert m and f'petlesson.{m.group(1)}' == module, f'{nb} exports {m and m.group(1)}, the index says {module}'
+
+def _flat(items:list)->list:
+    "The notebooks of a Quarto sidebar's contents, sections opened, in order"
+    return [n for c in items for n in (_flat(c['contents']) if isinstance(c, dict) else [c])]
 
 def test_quarto_sidebar_is_in_lesson_order_and_complete():
     contents = yaml.safe_load((ROOT/'nbs'/'sidebar.yml').read_text())['website']['sidebar']['contents']
+    sections = {c['section']: c['contents'] for c in contents if isinstance(c, dict)}
+    assert list(sections) == ['Lessons', 'Library'], 'nbs/sidebar.yml needs the two sections, Lessons then Library'
+    assert all(n.startswith('0') for n in sections['Lessons']) and all(n.startswith('1') for n in sections['Library'])
+    contents = _flat(contents)
     assert contents[0] == 'index.ipynb' and contents[1:] == sorted(contents[1:])
-    assert not sorted(set(LESSONS) - set(contents)), 'a lesson is missing from nbs/sidebar.yml'
+    assert not sorted(set(LESSONS) - set(contents)), 'a notebook is missing from nbs/sidebar.yml'
     missing = [c for c in contents if not (ROOT/'nbs'/c).exists()]
     assert not missing, f'nbs/sidebar.yml lists notebooks that are not in nbs/: {missing}'
-    assert contents[1:] == [r[1] for r in _rows()], 'nbs/sidebar.yml and the lesson table of nbs/index.ipynb differ'
+    assert contents[1:] == [r[1] for r in _rows()], 'nbs/sidebar.yml and the tables of nbs/index.ipynb differ'
 
 def test_quarto_config():
     q = yaml.safe_load((ROOT/'nbs'/'_quarto.yml').read_text())

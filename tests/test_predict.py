@@ -9,8 +9,10 @@ from PIL import Image
 from conftest import ROOT, run_petlesson, run_main
 
 warnings.filterwarnings('ignore')
-from petlesson.data import make_sample, pets_dataloaders, pet_species, BREEDS
-from petlesson.learner import pets_learner
+from petlesson.photos import pet_species, BREEDS
+from petlesson.synthetic import make_sample
+from petlesson.pets import pets_dataloaders
+from petlesson.models import pets_learner
 from petlesson.cli import (pickled_globals, inference_dls, export_model, load_model, open_image, predict_images,
                            predict_files, format_prediction, predict_main, main, breed_widget)
 
@@ -36,7 +38,7 @@ def test_export_names_only_fastai_and_its_dependencies(tiny):
     assert any(n.startswith('timm.') for n in names) and any(n.startswith('fastai.') for n in names)
     # a plain `learn.export` of the same learner names petlesson's pieces: the check above can fail
     tiny.learn.export(tiny.dir/'plain.pkl')
-    assert 'petlesson.data.pet_label' in pickled_globals(tiny.dir/'plain.pkl')
+    assert 'petlesson.photos.pet_label' in pickled_globals(tiny.dir/'plain.pkl')
 
 def test_export_is_the_size_of_the_weights(tiny):
     weights = sum(t.numel() * t.element_size() for t in tiny.learn.model.state_dict().values())
@@ -62,7 +64,7 @@ def test_inference_dls_prepare_photos_like_the_validation_set(tiny):
 def test_inference_dls_find_the_final_size_in_an_affine_step(tiny):
     "With min_scale=1 fastai's `aug_transforms` resizes in its affine step (no RandomResizedCropGPU): same validation pixels"
     from fastai.vision.all import DataBlock, ImageBlock, CategoryBlock, RandomSplitter, Resize, aug_transforms, Normalize
-    from petlesson.data import pet_label
+    from petlesson.photos import pet_label
     block = DataBlock(blocks=(ImageBlock, CategoryBlock), get_items=lambda p: sorted((p/'images').glob('*.jpg')), get_y=pet_label,
                       splitter=RandomSplitter(seed=0), item_tfms=Resize(96),
                       batch_tfms=[*aug_transforms(size=64, min_scale=1.), Normalize.from_stats([0.5]*3, [0.5]*3)])

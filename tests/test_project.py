@@ -33,11 +33,13 @@ def test_package_in_sync_with_notebooks(root, tmp_path):
     changed = _differences(tmp_path/'petlesson', root/'petlesson', '*.py')
     assert not changed, f"nbdev-export would change {changed}: run `make export` and commit"
 
-def test_every_lesson_exports_a_module(root):
-    lessons = sorted(p for p in (root/'nbs').glob('[0-9][0-9]_*.ipynb'))
-    assert lessons, 'no lesson notebooks found'
-    for nb in lessons:
-        assert '#| default_exp' in nb.read_text(), f'{nb.name} exports no module'
+def test_every_library_notebook_exports_its_module(root):
+    "Library notebooks (10-19) each export the module named after them (fastcore's convention); a lesson may export nothing"
+    libs = sorted((root/'nbs').glob('1[0-9]_*.ipynb'))
+    assert libs, 'no library notebooks found'
+    for nb in libs:
+        module = nb.stem.split('_', 1)[1]
+        assert f'#| default_exp {module}' in nb.read_text(), f'{nb.name} does not export petlesson.{module}'
 
 def test_no_cell_mixes_imports_with_other_code(root):
     "nbdev's docs build executes every cell that contains an import: such a cell must hold imports only"

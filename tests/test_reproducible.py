@@ -8,7 +8,7 @@ import json, sys, warnings
 warnings.filterwarnings('ignore')
 import torch
 torch.set_num_threads(1)
-from petlesson.learner import trained_pets_learner
+from petlesson.training import trained_pets_learner
 learn = trained_pets_learner(sys.argv[1], recipe='small_data', freeze_epochs=1, size=64, presize=64, bs=16,
                              retrain=sys.argv[2] == 'retrain', verbose=False)
 head = learn.model[1][-1].weight
@@ -24,7 +24,7 @@ def _run(data, cache, mode='train'):
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 def test_fresh_and_warm_caches_give_identical_runs(tmp_path):
-    from petlesson.data import make_sample
+    from petlesson.synthetic import make_sample
     data = make_sample(tmp_path/'pets', n_per_breed=3, min_side=64, max_side=80)
     first = _run(data, tmp_path/'a')                  # fresh cache: the offline weights are converted in this run
     again = _run(data, tmp_path/'a', 'retrain')       # weights already converted: trains again from the same seed

@@ -1,5 +1,5 @@
 """petlesson.speed (lesson 08): the opt-in CPU speed-ups, the benchmarks that compare them with fastai's defaults, and the
-promise that nothing on the default path (petlesson.data, petlesson.learner, `pets_learner`) uses them or changes the
+promise that nothing on the default path (petlesson.pets, petlesson.models, `pets_learner`) uses them or changes the
 process."""
 import os, subprocess, sys, textwrap
 from types import SimpleNamespace
@@ -13,7 +13,7 @@ def _run(root, script, *args, timeout=900):
 # ---- nothing on the default path
 
 def test_default_path_changes_nothing_process_wide(root):
-    "Importing petlesson.data and petlesson.learner and building a pets_learner: no mallopt, fastai's Adam, no channels last, no speed module, no warning filter or thread count left behind"
+    "Importing petlesson.pets and petlesson.models and building a pets_learner: no mallopt, fastai's Adam, no channels last, no speed module, no warning filter or thread count left behind"
     code = textwrap.dedent("""
         import ctypes, sys
         looked_up = []
@@ -24,8 +24,8 @@ def test_default_path_changes_nothing_process_wide(root):
         import torch, warnings
         filters, threads = list(warnings.filters), torch.get_num_threads()
         from fastai.optimizer import Adam
-        from petlesson.data import pets_dataloaders
-        from petlesson.learner import pets_learner, small_data_learner
+        from petlesson.pets import pets_dataloaders
+        from petlesson.models import pets_learner, small_data_learner
         dls = pets_dataloaders('synthetic', bs=4)
         for make in (pets_learner, small_data_learner):
             learn = make(dls, pretrained=False)
@@ -76,13 +76,13 @@ class StopAfterTwo(Callback):
 
 @pytest.fixture(scope='module')
 def dls():
-    from petlesson.data import pets_dataloaders
+    from petlesson.pets import pets_dataloaders
     return pets_dataloaders('synthetic', bs=8)
 
 def test_speed_up_swaps_the_optimiser_keeps_freezing_and_asks_for_the_allocator_only_when_told(dls, monkeypatch):
     import petlesson.speed as S
     from fastai.optimizer import Adam, SGD
-    from petlesson.learner import pets_learner
+    from petlesson.models import pets_learner
     calls = []
     monkeypatch.setattr(S, 'keep_freed_memory', lambda *a: calls.append(a) or True)
     plain = pets_learner(dls, pretrained=False)
@@ -100,7 +100,7 @@ def test_speed_up_swaps_the_optimiser_keeps_freezing_and_asks_for_the_allocator_
     assert other.opt_func is SGD   # another optimiser is the caller's choice
 
 def test_speed_up_refuses_to_drop_momentum_and_trains(dls):
-    from petlesson.learner import pets_learner
+    from petlesson.models import pets_learner
     from petlesson.speed import speed_up, FusedAdam
     learn = pets_learner(dls, pretrained=False)
     learn.create_opt()
@@ -115,7 +115,7 @@ def test_speed_up_refuses_to_drop_momentum_and_trains(dls):
 def test_speed_up_dataloaders_in_place_and_its_errors():
     from fastcore.foundation import L
     from fastai.vision.augment import RandomResizedCropGPU
-    from petlesson.data import pets_dataloaders
+    from petlesson.pets import pets_dataloaders
     from petlesson.speed import speed_up_dataloaders, fast_dataloaders, ImageCache
     dls = pets_dataloaders('synthetic', bs=4)
     assert speed_up_dataloaders(dls, one_pass=True) is dls
@@ -136,7 +136,7 @@ def test_speed_up_dataloaders_in_place_and_its_errors():
 def test_fast_dataloaders_give_fastais_batches():
     "With the same seed (and no cache, whose items differ by a fraction of a pixel), the batches are fastai's up to float rounding"
     from fastai.torch_core import set_seed
-    from petlesson.data import pets_dataloaders
+    from petlesson.pets import pets_dataloaders
     from petlesson.speed import fast_dataloaders
     fast, slow = fast_dataloaders('synthetic', bs=8, cache_mb=0), pets_dataloaders('synthetic', bs=8)
     for dl_fast, dl_slow, eps in ((fast.train, slow.train, 1e-3), (fast.valid, slow.valid, 0)):
@@ -154,7 +154,8 @@ def test_image_cache_serves_later_epochs_from_memory():
     from fastai.vision.data import ImageBlock
     from fastai.vision.augment import Resize
     from petlesson.speed import ImageCache
-    from petlesson.data import get_pets, pet_label
+    from petlesson.photos import pet_label
+    from petlesson.pets import get_pets
     files = [f for f in get_image_files(get_pets('synthetic')/'images') if pet_label(f) in ('beagle', 'pug', 'Siamese')]
     cache = ImageCache(64)
     dls = DataBlock(blocks=(ImageBlock, CategoryBlock), get_x=cache, get_y=pet_label, item_tfms=Resize(64),

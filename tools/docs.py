@@ -14,7 +14,7 @@ takes over, then renders with nbconvert instead:
    Quarto-only syntax is translated: cell options (`echo: false`, `output: false`,
    `include: false`), fenced divs, link attributes. Pages are named as Quarto names them
    (the `output-file` nbdev sets, e.g. `data.html` for `00_data.ipynb`).
-3. Every page gets the lesson sidebar (all notebooks in nbs/, in file-name order), previous/next
+3. Every page gets the sidebar (Home, then the lessons 00-08 and the library notebooks 10-18 under their headings), previous/next
    links, its 'Open in Colab' badge, and links between lessons rewritten from `NN_name.ipynb`
    (and from the published site's absolute URLs) to the local pages. Widget state saved in a
    notebook is embedded and rendered by @jupyter-widgets/html-manager, served from the site.
@@ -153,6 +153,7 @@ body { margin: 0; }
   box-sizing: border-box; background: #f6f7f9; border-right: 1px solid #dde; font-family: system-ui, sans-serif; }
 .pl-sidebar h2 { font-size: 1.1rem; margin: 0 0 .8rem; }
 .pl-sidebar ol { list-style: none; padding: 0; margin: 0; }
+.pl-sidebar h3 { font-size: .8rem; text-transform: uppercase; letter-spacing: .05em; color: #567; margin: 1rem 0 .3rem; }
 .pl-sidebar li a { display: block; padding: .3rem .4rem; color: #234; text-decoration: none; border-radius: 4px; font-size: .92rem; }
 .pl-sidebar li a:hover { background: #e5e9f0; }
 .pl-sidebar li a.pl-current { background: #dbe6f6; font-weight: 600; }
@@ -184,11 +185,16 @@ def _md_inline(text:str)->str:
     "Escaped `text` with its `code` spans as <code>"
     return re.sub(r'`([^`]+)`', r'<code>\1</code>', html.escape(text))
 
+SIDEBAR_GROUPS = (('Lessons', '0'), ('Library', '1'))   # (heading, first digit of the notebooks' numbers)
+
 def _sidebar(pages:list, current:str)->str:
+    "The site's sidebar: Home, then the lessons (00-09) and the library notebooks (10-19), each under its heading"
     cur = ' class="pl-current" aria-current="page"'
-    items = ''.join(f'<li><a href="{p["file"]}"{cur if p["file"] == current else ""}>{_md_inline(p["nav"])}</a></li>'
-                    for p in pages)
-    return f'<nav class="pl-sidebar" aria-label="Lessons"><h2><a href="index.html">petlesson</a></h2><ol>{items}</ol></nav>'
+    link = lambda p: f'<li><a href="{p["file"]}"{cur if p["file"] == current else ""}>{_md_inline(p["nav"])}</a></li>'
+    top = ''.join(link(p) for p in pages if not p['name'][:1].isdigit())
+    groups = ''.join(f'<h3>{head}</h3><ol>{"".join(link(p) for p in found)}</ol>' for head, digit in SIDEBAR_GROUPS
+                     if (found := [p for p in pages if p['name'][:1] == digit and p['name'][:2].isdigit()]))
+    return f'<nav class="pl-sidebar" aria-label="Lessons and library"><h2><a href="index.html">petlesson</a></h2><ol>{top}</ol>{groups}</nav>'
 
 def _pager(pages:list, i:int)->str:
     prev = f'<a rel="prev" href="{pages[i-1]["file"]}">&larr; {_md_inline(pages[i-1]["nav"])}</a>' if i > 0 else '<span></span>'

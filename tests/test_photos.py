@@ -1,8 +1,9 @@
-"Checks of petlesson.data that a notebook cannot show: the real annotation lists, and bad folders."
+"Checks of petlesson.photos (with petlesson.pets) that a notebook cannot show: the real annotation lists, and bad folders."
 from collections import Counter
 import pytest
 from conftest import FIXTURE
-from petlesson.data import BREEDS, pet_label, pet_species, get_pets, check_layout
+from petlesson.photos import BREEDS, pet_label, pet_species, check_layout
+from petlesson.pets import get_pets
 
 def _rows(name):
     return [l.split() for l in (FIXTURE/name).read_text().splitlines() if l.strip() and not l.startswith('#')]
@@ -34,7 +35,7 @@ def test_bad_folders_get_clear_errors(tmp_path):
     with pytest.raises(ValueError, match='contains no image files'): check_layout(tmp_path)
 
 def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
-    from petlesson.data import cache_dir, CACHE_ENV
+    from petlesson.photos import cache_dir, CACHE_ENV
     monkeypatch.setenv(CACHE_ENV, str(tmp_path/'c'))
     assert cache_dir() == tmp_path/'c'
     monkeypatch.delenv(CACHE_ENV)
@@ -43,7 +44,7 @@ def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
 def test_check_images_counts_what_get_image_files_finds():
     "Without links, the check walks the folder exactly as fastai does: the same images, once each"
     from fastai.data.transforms import get_image_files
-    from petlesson.data import check_images
+    from petlesson.photos import check_images
     root = get_pets('sample')
     report = check_images(root)
     assert report.n_images == len(get_image_files(root/'images')) and report.repeated == []
