@@ -7,8 +7,8 @@ from contextlib import contextmanager
 from pathlib import Path
 import numpy as np, pytest, torch
 from PIL import Image
-import petlesson.cli as cli, petlesson.data as data, petlesson.learner as learner
-from petlesson.cli import main, explain_error, StopOnNonFiniteLoss, NonFiniteLossError
+import petlesson.command as cli, petlesson.data as data, petlesson.learner as learner
+from petlesson.command import main, explain_error, StopOnNonFiniteLoss, NonFiniteLossError
 from petlesson.data import check_images, load_pet_image, PetImage, writable_folder, CACHE_ENV
 from petlesson.lr import LRCurve, suggest_lrs, suggest_slide
 from petlesson.losses import fit_temperature
