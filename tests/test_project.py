@@ -12,6 +12,12 @@ def test_package_imports_and_has_version(root):
     assert 'nbdev' in cfg['tool'] and cfg['project']['scripts']['petlesson'] == 'petlesson.command:main'
     assert not (root/'settings.ini').exists()
 
+def test_requires_python_allows_no_older_python_than_the_code_needs(root):
+    "tools/ and tests/ import tomllib (Python 3.11 and later): requires-python must not promise an older Python"
+    cfg = tomllib.loads((root/'pyproject.toml').read_text())
+    uses_tomllib = any('tomllib' in p.read_text() for d in ('tools', 'tests') for p in (root/d).glob('*.py'))
+    assert not uses_tomllib or cfg['project']['requires-python'] == '>=3.11'
+
 def _copy_project(root, dest):
     for name in ('pyproject.toml', 'README.md'): shutil.copy(root/name, dest/name)
     shutil.copytree(root/'nbs', dest/'nbs', ignore=shutil.ignore_patterns('.ipynb_checkpoints', '_*', 'petlesson-out'))
