@@ -133,7 +133,7 @@ def cli_run(data, threads, fast):
     "Wall seconds and exit code of one `petlesson --data DATA --epochs 1` run (with --fast if asked)"
     with tempfile.TemporaryDirectory() as d:
         exe = Path(sys.executable).parent/'petlesson'
-        cmd = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ['-m', 'petlesson.cli']),
+        cmd = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ['-m', 'petlesson.command']),
                '--data', data, '--epochs', '1', '--out', d, *(['--threads', str(threads)] if threads else []), *(['--fast'] if fast else [])]
         t = time.perf_counter()
         r = subprocess.run(cmd, capture_output=True, text=True)
@@ -142,7 +142,7 @@ def cli_run(data, threads, fast):
 def has_fast_switch():
     "Whether the installed command offers --fast"
     exe = Path(sys.executable).parent/'petlesson'
-    cmd = [str(exe)] if exe.exists() else [sys.executable, '-m', 'petlesson.cli']
+    cmd = [str(exe)] if exe.exists() else [sys.executable, '-m', 'petlesson.command']
     return '--fast' in subprocess.run([*cmd, '--help'], capture_output=True, text=True).stdout
 
 def main(argv=None):

@@ -9,15 +9,14 @@ FIXTURE = ROOT.parent/'shared'/'data'/'oxford-iiit-pet-annotations'
 def root(): return ROOT
 
 def run_petlesson(*args, env=None, timeout=900):
-    "Run the installed `petlesson` console script (falling back to `python -m petlesson.cli`)"
-    exe = shutil.which('petlesson', path=str(Path(sys.executable).parent))
-    cmd = [exe, *args] if exe else [sys.executable, '-m', 'petlesson.cli', *args]
+    "Run the `petlesson` command in a process of its own (as `python -m petlesson.command`: the installed script may point at another checkout)"
+    cmd = [sys.executable, '-m', 'petlesson.command', *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})})
 
 def run_main(capsys, *args):
     "`petlesson ARGS` in this process: its exit status, stdout and stderr, as `subprocess.run` gives them (argparse's exit becomes the status)"
     from types import SimpleNamespace
-    from petlesson.cli import main
+    from petlesson.command import main
     try: rc = main([str(a) for a in args])
     except SystemExit as e: rc = e.code
     out = capsys.readouterr()

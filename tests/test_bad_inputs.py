@@ -7,8 +7,8 @@ from contextlib import contextmanager
 from pathlib import Path
 import numpy as np, pytest, torch
 from PIL import Image
-import petlesson.cli as cli, petlesson.photos as pl_photos, petlesson.pets as pl_pets, petlesson.synthetic as pl_synthetic, petlesson.models as pl_models, petlesson.training as pl_training
-from petlesson.cli import main, explain_error, StopOnNonFiniteLoss, NonFiniteLossError
+import petlesson.command as cli, petlesson.photos as pl_photos, petlesson.pets as pl_pets, petlesson.synthetic as pl_synthetic, petlesson.models as pl_models, petlesson.training as pl_training
+from petlesson.command import main, explain_error, StopOnNonFiniteLoss, NonFiniteLossError
 from petlesson.photos import check_images, load_pet_image, PetImage, writable_folder, CACHE_ENV
 from petlesson.lr import LRCurve, suggest_lrs, suggest_slide
 from petlesson.losses import fit_temperature
@@ -126,7 +126,30 @@ CASES = [   # already handled before issue 18: kept here so that they stay handl
     ('negative seed', lambda t: ['--seed', -1, *_checked(t)], 2, ['must be between 0 and 4294967295'], []),
     ('seed past NumPy', lambda t: ['--seed', 2**70, *_checked(t)], 2, ['must be between 0 and 4294967295'], []),
     ('more threads than cores', _threads, 0, ['warning: --threads 100000 is more than the'], []),
+    # issue 27: the options given are named, --out is checked before training, ~user paths are sentences
+    ('nothing to train names the options', lambda t: ['--data', breeds(t/'d', {'beagle': 3, 'pug': 3}), '--epochs', 0, '--freeze-epochs', 0,
+                                                      '--out', t/'out'], 1, ['--epochs 0 and --freeze-epochs 0 leave nothing to train'], []),
+    ('no frozen epochs with a recipe of none', lambda t: ['--data', breeds(t/'d'), '--freeze-epochs', 0, '--out', t/'out'], 1,
+     ['--freeze-epochs 0 leaves nothing to train', 'give --epochs 1 or more'], []),
+    ('--out inside the data folder', lambda t: ['--data', breeds(t/'d'), '--out', t/'d'/'images'/'results', *TRAIN], 1, ['is inside the data folder'], []),
+    ('--out holding an earlier run', lambda t: ['--data', breeds(t/'d'), '--out', earlier_run(t/'out'), *TRAIN], 1, ['add --force'], []),
+    ('--out holding files no run wrote', lambda t: ['--data', breeds(t/'d'), '--out', foreign_files(t/'out'), '--force', *TRAIN], 1,
+     ['results.png, which no petlesson run wrote'], []),
+    ('--out under an unknown ~user', lambda t: ['--data', breeds(t/'d'), '--out', '~no_such_user_petlesson/run', *TRAIN], 1,
+     ["no user 'no_such_user_petlesson'"], []),
+    ('--data under an unknown ~user', lambda t: ['--data', '~no_such_user_petlesson/pets', '--check-only'], 1, ["no user 'no_such_user_petlesson'"], []),
 ]
+
+def earlier_run(out:Path)->Path:
+    "An --out folder holding what an earlier run wrote (its metrics.json lists its files)"
+    out.mkdir(parents=True)
+    (out/'metrics.json').write_text(json.dumps(dict(settings={}, model='model.pkl', figures=dict(results='results.png', confusion_matrix='confusion_matrix.png'))))
+    for f in ('model.pkl', 'results.png', 'confusion_matrix.png'): (out/f).write_bytes(b'earlier run ' + f.encode())
+    return out
+
+def foreign_files(out:Path)->Path:
+    "An --out folder holding a results.png of the user's own"
+    out.mkdir(parents=True); (out/'results.png').write_bytes(b'my own figure'); return out
 
 @pytest.mark.parametrize('case,build,status,errs,outs', CASES, ids=[c[0] for c in CASES])
 def test_bad_input(run, tmp_path, case, build, status, errs, outs):
@@ -328,3 +351,146 @@ def test_generated_data_in_the_cache_is_readable_by_others(tmp_path):
     make = pl_synthetic.make_sample
     dest = make(tmp_path/'sample', n_per_breed=2)
     assert dest.stat().st_mode & 0o055 == 0o055
+
+
+# ---------------------------------------------------------------- issue 27: the command's output folder, figures and printing
+def test_odd_file_names_are_printed_not_a_traceback(run, tmp_path, monkeypatch):
+    "A file name that is not UTF-8 (bytes 0xe9), printed on a terminal that takes ASCII only"
+    import io, sys
+    r = breeds(tmp_path/'d')
+    for n in (b'caf\xe9_1.jpg', b'caf\xe9_2.jpg'): Image.new('RGB', (24, 16)).save(os.path.join(os.fsencode(r/'images'), n))
+    ascii_out = io.TextIOWrapper(io.BytesIO(), encoding='ascii', errors='strict')
+    monkeypatch.setattr(sys, 'stdout', ascii_out)
+    code, _, err = run('--data', r, '--check-only')
+    ascii_out.seek(0)
+    assert code == 0 and 'Traceback' not in err and 'caf\\udce9' in ascii_out.read(), err[-2000:]
+
+def test_report_leaves_the_backend_alone(tiny_learner, tmp_path, monkeypatch):
+    "The report draws on Figure objects: it never calls matplotlib.use (which would stop a notebook showing figures)"
+    import matplotlib
+    def refuse(*a, **k): raise AssertionError('matplotlib.use called')
+    monkeypatch.setattr(matplotlib, 'use', refuse)
+    cli.report_step(tiny_learner, tmp_path/'run')
+    assert (tmp_path/'run'/'results.png').stat().st_size > 10_000
+
+def test_full_disk_while_saving_names_out_and_keeps_the_training(run, tmp_path, monkeypatch):
+    "torch's own error for a full disk while the model is written: one sentence naming --out; the earlier run untouched; the weights kept"
+    import petlesson.predict as predict
+    def full(*a, **k): raise RuntimeError('[enforce fail at inline_container.cc:626] . PytorchStreamWriter failed writing file data/3: file write failed')
+    monkeypatch.setattr(predict, 'export_model', full)
+    out = earlier_run(tmp_path/'out'); before = {f.name: f.read_bytes() for f in out.iterdir()}
+    code, _, err = run('--data', breeds(tmp_path/'d'), '--out', out, '--force', *TRAIN)
+    assert code == 1 and 'Traceback' not in err and 'No space left on device' in err and '--out' in err, err[-2000:]
+    assert 'trained weights are kept in the petlesson cache' in err and 'rerun with --cache' in err
+    assert {f.name: f.read_bytes() for f in out.iterdir()} == before and not [p for p in tmp_path.iterdir() if '.partial' in p.name]
+
+def test_interrupt_while_writing_leaves_out_as_it_was(run, tmp_path, monkeypatch):
+    "Ctrl-C while the model is written: no new figures beside the old model and metrics"
+    import petlesson.predict as predict
+    def interrupted(*a, **k): raise KeyboardInterrupt
+    monkeypatch.setattr(predict, 'export_model', interrupted)
+    out = earlier_run(tmp_path/'out'); before = {f.name: f.read_bytes() for f in out.iterdir()}
+    code, _, err = run('--data', breeds(tmp_path/'d'), '--out', out, '--force', *TRAIN)
+    assert code == 130 and {f.name: f.read_bytes() for f in out.iterdir()} == before
+    assert not [p for p in tmp_path.iterdir() if '.partial' in p.name]
+
+def test_help_loads_nothing_heavy():
+    "petlesson --help answers before torch or fastai load (it took 8-10 s when they loaded first)"
+    import subprocess, sys, time
+    code = 'import sys, petlesson.command; print(sorted(m for m in ("torch", "fastai", "matplotlib") if m in sys.modules))'
+    r = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=60)
+    assert r.stdout.strip() == '[]', r.stderr[-2000:]
+    start = time.time()
+    r = subprocess.run([sys.executable, '-m', 'petlesson.command', '--help'], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and '--out' in r.stdout and time.time() - start < 5
+
+def test_help_says_the_size_the_command_trains_at():
+    help_text = ' '.join(cli.make_parser().format_help().split())
+    assert 'default: 224 on every data source' in help_text and '128 on the sample' not in help_text
+    assert cli.command_sizes(224)[1] == 224 and cli.command_sizes(None) == cli.command_sizes(224)
+
+# ---------------------------------------------------------------- issue 27: prediction and untrusted models
+@pytest.fixture(scope='module')
+def tiny_model(tiny_learner, tmp_path_factory):
+    from petlesson.predict import export_model
+    return export_model(tiny_learner, tmp_path_factory.mktemp('model')/'run'/'model.pkl')
+
+def _photo(path:Path)->Path:
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(path); return path
+
+def test_predict_does_not_walk_symlink_loops(run, tiny_model, tmp_path):
+    folder = tmp_path/'photos'; folder.mkdir(); _photo(folder/'pug_1.jpg')
+    os.symlink('.', folder/'a'); os.symlink('.', folder/'b')
+    with within(60): code, out, err = run('predict', tiny_model, folder, '--cpu')
+    assert code == 0 and out.count('pug_1.jpg') == 1, err[-2000:]
+
+def test_a_crafted_model_runs_nothing(run, tmp_path):
+    "A pickle whose __reduce__ calls os.system: refused before unpickling, and the command never runs"
+    marker = tmp_path/'ran'
+    class Crafted:
+        def __reduce__(self): return (os.system, (f'touch {marker}',))
+    torch.save(Crafted(), tmp_path/'model.pkl')
+    code, out, err = run('predict', tmp_path/'model.pkl', _photo(tmp_path/'pug_1.jpg'))
+    assert code == 1 and 'which fetches or runs code' in err and '--trust' in err and 'Traceback' not in err
+    assert not marker.exists()
+
+def test_a_crafted_protocol_4_pickle_is_refused_while_loading(tmp_path):
+    "The same call hidden behind STACK_GLOBAL: the scan cannot read it, the checking unpickler still refuses the name"
+    import pickle
+    from petlesson.predict import _CheckedUnpickler, UntrustedModelError
+    marker = tmp_path/'ran'
+    class Crafted:
+        def __reduce__(self): return (os.system, (f'touch {marker}',))
+    (tmp_path/'x.pkl').write_bytes(pickle.dumps(Crafted(), protocol=4))
+    with open(tmp_path/'x.pkl', 'rb') as f, pytest.raises(UntrustedModelError, match='system'): _CheckedUnpickler(f).load()
+    assert not marker.exists()
+
+def test_a_run_folder_names_only_its_own_model(run, tiny_model, tmp_path):
+    shared = tmp_path/'shared'; shared.mkdir()
+    (shared/'metrics.json').write_text(json.dumps(dict(model=str(tiny_model))))
+    code, _, err = run('predict', shared, _photo(tmp_path/'pug_1.jpg'))
+    assert code == 1 and 'which is not a file inside' in err and 'Traceback' not in err
+
+@pytest.mark.parametrize('text', ['[1, 2]', '{"model": 3}', 'not json', '\xff\xfe'])
+def test_a_malformed_metrics_json_is_a_sentence(run, tiny_model, tmp_path, text):
+    import shutil
+    folder = tmp_path/'run'; folder.mkdir(); shutil.copy(tiny_model, folder/'model.pkl')
+    (folder/'metrics.json').write_bytes(text.encode('latin-1'))
+    code, _, err = run('predict', folder, _photo(tmp_path/'pug_1.jpg'))
+    assert code == 1 and err.startswith('petlesson predict: error: ') and 'Traceback' not in err and len(err.splitlines()) == 1
+
+def test_a_model_of_other_labels_is_refused(run, tiny_learner, tmp_path):
+    "A model of another fastai project (labels '3' and '7') is not used as if it knew breeds"
+    from types import SimpleNamespace
+    from petlesson.predict import inference_dls, load_model
+    digits = load_model(cli_model := _export(tiny_learner, tmp_path), 'cpu')
+    digits.dls = inference_dls(SimpleNamespace(vocab=['3', '7'], valid=tiny_learner.dls.valid)); digits.export(tmp_path/'digits.pkl')
+    code, out, err = run('predict', tmp_path/'digits.pkl', _photo(tmp_path/'pug_1.jpg'))
+    assert code == 1 and "that are not pet breeds" in err and out == ''
+
+def _export(learn, d):
+    from petlesson.predict import export_model
+    return export_model(learn, d/'m'/'model.pkl')
+
+def test_a_missing_module_is_a_sentence(run, tmp_path):
+    import sys, types
+    gone = types.ModuleType('petlesson.gone'); gone.Thing = type('Thing', (), {'__module__': 'petlesson.gone'})
+    sys.modules['petlesson.gone'] = gone
+    try: torch.save(gone.Thing(), tmp_path/'model.pkl')
+    finally: del sys.modules['petlesson.gone']
+    code, _, err = run('predict', tmp_path/'model.pkl', _photo(tmp_path/'pug_1.jpg'))
+    assert code == 1 and 'needs the module petlesson.gone, which is not installed' in err and 'UnboundLocalError' not in err
+
+def test_prediction_opens_16_bit_photos_as_training_does(tmp_path):
+    from petlesson.predict import open_image
+    deep = deep_photo(tmp_path/'pug_1.png')
+    a, b = np.asarray(open_image(tmp_path/'pug_1.png')), np.asarray(load_pet_image(tmp_path/'pug_1.png'))
+    assert (a == b).all() and (a == 255).mean() < 0.01
+
+def test_predict_files_refuses_a_batch_of_zero(tiny_learner, tmp_path):
+    from petlesson.predict import predict_files
+    with pytest.raises(ValueError, match='bs must be a whole number of at least 1'): predict_files(tiny_learner, [_photo(tmp_path/'pug_1.jpg')], bs=0)
+
+def test_predict_paths_under_an_unknown_user_are_sentences(run, tiny_model):
+    code, _, err = run('predict', '~no_such_user_petlesson/model.pkl', 'x.jpg')
+    assert code == 1 and "no user 'no_such_user_petlesson'" in err and 'Traceback' not in err

@@ -1,6 +1,6 @@
 """The `petlesson` command as a user runs it.
 
-Two tests go through the installed console script in a process of its own (`--help`, and a short training run
+Two tests run the command in a process of its own (`python -m petlesson.command`) (`--help`, and a short training run
 end to end); the others call the same `main` in this process, which skips the eight seconds of imports a new
 process costs and checks the same messages and exit statuses."""
 import functools, json
@@ -65,9 +65,9 @@ def test_one_epoch_end_to_end(tmp_path):
     for f in ('confusion_matrix.png', 'results.png'): assert (out/f).stat().st_size > 10_000
 
 def test_format_summary_lists_every_breed_and_the_check():
-    from petlesson.photos import pets_summary, check_images, BREEDS
     from petlesson.pets import get_pets
-    from petlesson.cli import format_summary
+    from petlesson.photos import pets_summary, check_images, BREEDS
+    from petlesson.command import format_summary
     root = get_pets('sample')
     summary, report = pets_summary(root), check_images(root)
     text = format_summary(root, summary, report)
@@ -86,11 +86,11 @@ def test_check_only_exit_status_says_whether_the_folder_can_train(petlesson, tmp
 
 def test_fast_is_opt_in_and_hands_lesson_08s_speed_up_to_the_training(monkeypatch):
     "--fast is off by default; on, train_step passes petlesson.speed.speed_up as the learner's `prepare` (and the cache key)"
-    import petlesson.cli as cli
+    import petlesson.command as cli, petlesson.training as training
     from petlesson.speed import speed_up
     assert cli.make_parser().parse_args([]).fast is False and cli.make_parser().parse_args(['--fast']).fast is True
     seen = []
-    monkeypatch.setattr(cli, 'trained_pets_learner', lambda *a, **k: seen.append(k) or 'learner')
+    monkeypatch.setattr(training, 'trained_pets_learner', lambda *a, **k: seen.append(k) or 'learner')
     assert cli.train_step('synthetic', 'efficientnet_lite0', fast=True) == 'learner'
     assert cli.train_step('synthetic', 'efficientnet_lite0') == 'learner'
     assert seen[0]['prepare'] is speed_up and 'prepare' not in seen[1]

@@ -9,12 +9,13 @@ from PIL import Image
 from conftest import ROOT, run_petlesson, run_main
 
 warnings.filterwarnings('ignore')
-from petlesson.photos import pet_species, BREEDS
 from petlesson.synthetic import make_sample
 from petlesson.pets import pets_dataloaders
+from petlesson.photos import pet_species, BREEDS
 from petlesson.models import pets_learner
-from petlesson.cli import (pickled_globals, inference_dls, export_model, load_model, open_image, predict_images,
-                           predict_files, format_prediction, predict_main, main, breed_widget)
+from petlesson.predict import (pickled_globals, inference_dls, export_model, load_model, open_image, predict_images,
+                               predict_files, format_prediction, breed_widget)
+from petlesson.command import predict_main, main
 
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):
@@ -237,7 +238,7 @@ def test_widget_in_a_real_kernel(tiny, tmp_path):
     import kernel, nbformat
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(s) for s in [
-        "import warnings; warnings.filterwarnings('ignore')\nfrom pathlib import Path\nfrom datetime import datetime\nfrom petlesson.cli import load_model, breed_widget",
+        "import warnings; warnings.filterwarnings('ignore')\nfrom pathlib import Path\nfrom datetime import datetime\nfrom petlesson.predict import load_model, breed_widget",
         f"w = breed_widget(load_model({str(tiny.model)!r}))\nw",
         f"data = Path({str(tiny.photo)!r}).read_bytes()\n"
         "w.upload.value = (dict(name='my_pet.jpg', type='image/jpeg', size=len(data), content=memoryview(data), last_modified=datetime.now()),)\n"

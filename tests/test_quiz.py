@@ -245,7 +245,7 @@ def test_computing_cells_falls_back_when_the_notebook_is_not_on_disk(tmp_path, m
     with pytest.raises(FileNotFoundError, match='No notebook at'): computing_cells(tmp_path/'missing.ipynb')
 
 def test_recipe_commands_parse_with_the_cli():
-    from petlesson.cli import make_parser
+    from petlesson.command import make_parser
     parser = make_parser()
     known = {a for act in parser._actions for a in act.option_strings}
     needed = {a for cmd in recipe_commands() for a in cmd if a.startswith('--')}

@@ -37,7 +37,7 @@ def test_processed_pages_hide_what_nbdev_hides(site):
         page = (SITE/p['file']).read_text()
         assert '#| ' not in page and '#|hide' not in page, f"{p['file']} still shows a directive"
         assert 'from nbdev.showdoc import show_doc' not in page, f"{p['file']} shows a hidden cell"
-    cli = (SITE/site['07_cli']['file']).read_text()
+    cli = (SITE/site['18_command']['file']).read_text()
     assert '<h3 id="data_step"' in cli, 'show_doc(data_step) was not rendered as a heading'
 
 # ---------------------------------------------------------------- the browser
