@@ -525,6 +525,89 @@ def exercises(lesson:str|None=None # Two digits, such as '03'; None for all
 
 try_it = exercise
 
+# %% ../nbs/16_questions.ipynb #c1516dc6
+_CAMERA_NAMES = {'img_0042_beagle.jpg': 'beagle', 'img_7_great_pyrenees.jpg': 'great_pyrenees', 'img_0100_Egyptian_Mau.jpg': 'Egyptian_Mau',
+                 'img_13_american_pit_bull_terrier.jpg': 'american_pit_bull_terrier', 'img_0042_beagle_jpg': None, 'img_0042_beagle.jpg.txt': None}
+add_exercise(Exercise('00.regex',
+    "A camera app names its photos number first: `img_0042_beagle.jpg`, `img_7_great_pyrenees.jpg`, `img_0100_Egyptian_Mau.jpg`. "
+    "Write a regular expression whose group 1 is the breed, and that matches no name other than such a `.jpg` file.",
+    RegexTask(_CAMERA_NAMES),
+    r"`^img_\d+_(.+)\.jpg$`: `img_` and the digits first, then the breed as group 1, which may hold underscores, so `.+`; "
+    r"escape the dot (`\.`), or `img_0042_beagle_jpg` matches too; anchor both ends (`^`, `$`), or `img_0042_beagle.jpg.txt` does.",
+    hints=((r'^(?!.*\bimg\b)', "that looks like the book's pattern for `<breed>_<number>.jpg`; these names start with `img_` and the number, and the breed comes last."),
+           (r'\ba z', 'a breed can have capitals and underscores (`Egyptian_Mau`, `great_pyrenees`): a class of letters alone stops at the first underscore.'))))
+
+# %% ../nbs/16_questions.ipynb #d2425dcf
+_GREEDY_NAME = 'Bengal_2_copy_3.jpg'
+_GREEDY_LABEL = re.findall(r'(.+)_\d+.jpg$', _GREEDY_NAME)[0]
+add_exercise(Exercise('00.greedy',
+    f"Someone saved a copy of a photo as `{_GREEDY_NAME}`. Which label does the book's pattern `(.+)_\\d+.jpg$` read from it "
+    "(as `RegexLabeller` would, group 1)? Predict it, then check with `re.findall` in a cell.",
+    Exact(accepted=(_GREEDY_LABEL,), pitfalls={
+        'Bengal': '`.+` is greedy: it takes as much as it can, and only has to leave `_3.jpg` for the rest of the pattern.',
+        'Bengal_2': "`.+` is greedy: it keeps going past `_2`, up to the LAST `_<digits>.jpg`.",
+        'Bengal_2_copy_3': 'group 1 stops before the last `_<digits>.jpg`, which the rest of the pattern matches.'}),
+    f"**{_GREEDY_LABEL}**: `.+` is greedy, so group 1 takes everything up to the last `_<digits>.jpg` (`_3.jpg`); "
+    "such a copy would train as a breed of its own, which `check_images` lists among the breeds outside the 37."))
+
+# %% ../nbs/16_questions.ipynb #360f3557
+_LAST_WORD = r'([a-zA-Z]+)_\d+\.jpg$'
+_FIRST_WORD = r'^([a-zA-Z]+)_'
+_n_labels = lambda pat: len({re.findall(pat, f'{b}_1.jpg')[0] for b in BREEDS})
+add_exercise(Exercise('00.lastword',
+    f"A pattern that keeps the *last* word before the number, `{_LAST_WORD}`, reads `pyrenees` from `great_pyrenees_173.jpg`. "
+    f"Applied to one file of each of the {len(BREEDS)} breeds, how many different labels does it give?",
+    Value(numbers=(_n_labels(_LAST_WORD),), atol=0, pitfalls=(
+        (len(BREEDS), 'that is one label per breed; look at the breeds that end in the same word.'),
+        (_n_labels(_FIRST_WORD), "that is the first-word pattern's count (`american`, `english`); this one keeps the last word."))),
+    f"**{_n_labels(_LAST_WORD)}**: five breeds end in `terrier` (`american_pit_bull_terrier`, `scottish_terrier`, `staffordshire_bull_terrier`, "
+    "`wheaten_terrier`, `yorkshire_terrier`) and become one label; every other last word is a breed's own. In code: "
+    f"`len({{re.findall(r'{_LAST_WORD}', b + '_1.jpg')[0] for b in BREEDS}})`."))
+
+# %% ../nbs/16_questions.ipynb #ae575bc6
+_SUMMARY_STEPS = ('collecting the items', 'labelling an item', 'collating the items into a batch', 'the batch transforms')
+add_exercise(Exercise('01.summary',
+    "The book's `pets1` is its `DataBlock` without `item_tfms=Resize(460)`. At which step does `pets1.summary(path/\"images\")` fail? "
+    "One of: " + '; '.join(_SUMMARY_STEPS) + '.',
+    Choice(options=_SUMMARY_STEPS, correct='collating the items into a batch',
+           why_not={'collecting the items': '`summary` finds the images and splits them before anything fails.',
+                    'labelling an item': '`summary` prints the label of the sample it builds; the labeller works.',
+                    'the batch transforms': '`pets1` has none, and the failure comes before a batch exists.'},
+           aliases={'collecting the items': r'\bcollect', 'labelling an item': r'\blabel', 'collating the items into a batch': r'\bcollat',
+                    'the batch transforms': r'batch[_ ]tfms|batch transform'}),
+    "**Collating the items into a batch.** Each photo comes out of the item step at its own size, and a batch is one tensor, so "
+    "`fa_collate` cannot stack them; `summary` prints the shapes it got. `item_tfms=Resize(460)` gives every item the same size."))
+
+# %% ../nbs/16_questions.ipynb #5335deb5
+_GRID_SAMPLES = {1.: 1, 0.75: 2}   # F.grid_sample calls per batch of 192 px items for aug_transforms(size=128, min_scale=...): lesson 01's count_resamplings
+add_exercise(Exercise('01.resamplings',
+    "Predict how many times `F.grid_sample` runs on one batch of 192-pixel items with `aug_transforms(size=128, min_scale=1.)`, "
+    "and with `aug_transforms(size=128, min_scale=0.75)`. Give the two numbers, in that order.",
+    Numbers(values=(_GRID_SAMPLES[1.], _GRID_SAMPLES[0.75]), rtol=0, pitfalls=(
+        ((1, 1), 'with min_scale below 1, fastai appends `RandomResizedCropGPU`, which crops and resamples a second time.'),
+        ((2, 2), 'with min_scale=1 the final size goes to the affine transform itself: flip, rotation, zoom, warp and resize are one `grid_sample`.'),
+        ((2, 1), 'the other way round: the random crop (min_scale below 1) is the step that adds a resampling.'),
+        ((5, 5), 'that is one resampling per step, the naive pipeline; fastai composes its affine steps into one.'))),
+    f"**{_GRID_SAMPLES[1.]}, {_GRID_SAMPLES[0.75]}**. `aug_transforms` composes flip, rotation, zoom and warp into one affine "
+    "transform (`Flip` in `summary`). With `min_scale=1` it gets the final size too, so everything is one `grid_sample`; "
+    "with any other `min_scale` it keeps the presize and `RandomResizedCropGPU` resamples again to the final size. "
+    "(From 460 to 224 fastai adds an `interpolate` on some batches, an anti-aliasing step when a resampling shrinks by more than 2.)"))
+
+# %% ../nbs/16_questions.ipynb #673163e7
+_PRESIZE_SIZE = 160
+_presize_rule = lambda size: 32 * max(1, round(size * 10 / 7 / 32))   # petlesson.pets.presize_for, checked below
+add_exercise(Exercise('01.presize',
+    f"The lessons derive the presize from the final size with one rule, `presize_for`: about 10/7 of the size, rounded to a multiple "
+    f"of 32, `32 * round(size * 10 / 7 / 32)` (192 for 128, 320 for 224). Which presize goes with a final size of {_PRESIZE_SIZE}? "
+    f"Work it out, then check with `presize_for({_PRESIZE_SIZE})`.",
+    Value(numbers=(_presize_rule(_PRESIZE_SIZE),), atol=0, pitfalls=(
+        (_PRESIZE_SIZE, 'presize = size leaves the batch step no larger item to read from: it would enlarge what it zooms into.'),
+        (256, f'{_PRESIZE_SIZE} x 10/7 is about 228.6, which is 7.1 times 32: round to the nearest multiple, 7 x 32.'),
+        (460, "that is the book's presize for its final size 224."),
+        (320, 'that is the presize for 224.'))),
+    f"**{_presize_rule(_PRESIZE_SIZE)}**: {_PRESIZE_SIZE} x 10/7 = {_PRESIZE_SIZE * 10 / 7:.1f}, which is "
+    f"{_PRESIZE_SIZE * 10 / 7 / 32:.2f} times 32; the nearest multiple of 32 is {_presize_rule(_PRESIZE_SIZE)}."))
+
 # %% ../nbs/16_questions.ipynb #b46d3cd9
 _SOFTMAX_ACTS = (1.5, -0.5, 0.3)
 _sm3, _exp3 = _softmax(_SOFTMAX_ACTS), np.exp(_SOFTMAX_ACTS)
