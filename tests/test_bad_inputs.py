@@ -418,6 +418,29 @@ def tiny_model(tiny_learner, tmp_path_factory):
 def _photo(path:Path)->Path:
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(path); return path
 
+def test_check_does_not_walk_two_symlink_loops(run, tmp_path):
+    "Two links back at images/ (a -> ., b -> .): fastai's walk would never end; the check names them and stops"
+    r = breeds(tmp_path/'d'); os.symlink('.', r/'images'/'a'); os.symlink('.', r/'images'/'b')
+    with within(60): code, out, err = run('--data', r, '--check-only')
+    assert code == 1 and 'Symbolic links' in err and '16 images' in out, err[-2000:]
+    with within(60): code, out, err = run('--data', r, '--out', tmp_path/'out', *TRAIN)
+    assert code == 1 and 'Symbolic links' in err and 'Training:' not in out
+
+def test_summary_counts_photos_in_subfolders(run, tmp_path):
+    "Photos in subfolders of images/: '16 images among 17 files', not '16 images among 9 files'"
+    r = breeds(tmp_path/'d')
+    (r/'images'/'more').mkdir()
+    for f in sorted((r/'images').glob('pug_*.jpg')): f.rename(r/'images'/'more'/f.name)
+    (r/'images'/'more'/'notes.txt').write_text('not a photo')
+    assert pl_photos.pets_summary(r)['n_files'] == 17
+    code, out, err = run('--data', r, '--check-only')
+    assert code == 0 and '16 images of 2 breeds (0 cats, 16 dogs) among 17 files' in out, out[-2000:]
+
+def test_one_walker_for_the_check_the_summary_and_predict():
+    "predict keeps no walker of its own: it uses petlesson.photos' image_files"
+    import petlesson.predict as predict
+    assert not hasattr(predict, '_image_files') and predict.image_files is pl_photos.image_files
+
 def test_predict_does_not_walk_symlink_loops(run, tiny_model, tmp_path):
     folder = tmp_path/'photos'; folder.mkdir(); _photo(folder/'pug_1.jpg')
     os.symlink('.', folder/'a'); os.symlink('.', folder/'b')
