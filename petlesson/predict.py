@@ -308,7 +308,7 @@ def predict_files(learn, # A pets learner, e.g. from `load_model`
         try: p = _expand(o)
         except ValueError as e: found.append((o, str(e))); continue
         if p.is_dir():
-            found += image_files(p) or [(p, f"{p} is a folder without image files (.jpg, .png, ...): give photos, or a folder that has some")]
+            found += sorted(image_files(p)) or [(p, f"{p} is a folder without image files (.jpg, .png, ...): give photos, or a folder that has some")]
         elif p.exists(): found.append(p)
         else: found.append((p, f"No such file or folder: {p}"))
     results = []
