@@ -73,7 +73,8 @@ def _file_lock(path):
     try: import fcntl
     except ImportError: fcntl = None   # Windows: no lock, the atomic write still protects readers
     try: path.parent.mkdir(parents=True, exist_ok=True); f = open(path, 'a')
-    except OSError: yield; return
+    except OSError: f = None
+    if f is None: yield; return
     with f:
         if fcntl: fcntl.flock(f, fcntl.LOCK_EX)
         try: yield

@@ -624,3 +624,12 @@ def test_the_command_has_one_presize_rule(monkeypatch):
     assert not hasattr(cli, '_presize_for')
     assert [cli.command_sizes(s)[0] for s in (32, 33, 64, 128, 224)] == [pl_pets.presize_for(s) for s in (32, 33, 64, 128, 224)]
     assert cli.command_sizes(224) == (320, 224)
+
+def test_a_cache_that_cannot_hold_learners_keeps_the_training(tmp_path, monkeypatch, capsys):
+    "learners/ in the cache is a file: no lock, no save, one warning naming PETLESSON_CACHE, and the trained learner returned"
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path/'cache'))
+    (tmp_path/'cache').mkdir(); (tmp_path/'cache'/'learners').write_text('not a folder')
+    learn = pl_training.trained_pets_learner(breeds(tmp_path/'d'), size=32, bs=4, freeze_epochs=1, seed=0)
+    err = capsys.readouterr().err
+    assert learn.cache_path is None and len(learn.epoch_table) == 1
+    assert 'petlesson: warning: the trained weights could not be saved in' in err and CACHE_ENV in err and 'Traceback' not in err
