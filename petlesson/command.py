@@ -409,9 +409,9 @@ def main(argv:list|None=None # Arguments without the program name; default `sys.
         if out.resolve().is_relative_to(Path(root).resolve()):
             raise ValueError(f"--out {out} is inside the data folder {root}: the results would land among the photos. Choose a folder outside it with --out.")
         from petlesson.training import RECIPES
-        n_train, bs = report.n_images - int(report.n_images * 0.2), args.bs or RECIPES[args.recipe]['bs']
+        n_train, bs = report.n_split[0], args.bs or RECIPES[args.recipe]['bs']   # the split the check made, as training will make it
         if bs > n_train:
-            raise ValueError(f"--bs {bs} is larger than the training set (about {n_train} images): no full batch to train on. Use a smaller --bs.")
+            raise ValueError(f"--bs {bs} is larger than the training set ({n_train} images): no full batch to train on. Use a smaller --bs.")
         start = time.time()
         learn = train_step(src, args.backbone, args.recipe, args.epochs, args.freeze_epochs, args.size, args.bs, args.lr,
                            args.seed, cache=args.cache, fast=args.fast)
