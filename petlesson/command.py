@@ -49,31 +49,27 @@ def format_summary(root:Path, # The dataset root
                       f"({sp.get('cat', 0)} cats, {sp.get('dog', 0)} dogs) among {summary['n_files']} files in images/",
                       "Images per breed:", *rows, "Check:", str(report)])
 
-def data_step(source=None, # As for `get_pets`
+def data_step(source=None, # As for `data_source`; a `DataSource` is taken as it is
               seed:int|None=42 # Seed of the training split, which `check_images` checks every breed against; None: skip that check
              )->tuple:
-    "Get the data for `source`, print its summary and check; return (root, summary, report)"
-    from petlesson.pets import get_pets
+    "Resolve `source` once, print its summary and check; return (the `DataSource`, the summary, the check's report)"
+    from petlesson.pets import data_source
     from petlesson.photos import pets_summary, check_images
-    root = get_pets(source)
-    summary, report = pets_summary(root), check_images(root, seed=seed)
-    say(format_summary(root, summary, report))
-    return root, summary, report
+    src = data_source(source)
+    summary, report = pets_summary(src.root), check_images(src.root, seed=seed)
+    say(format_summary(src.root, summary, report))
+    return src, summary, report
 
 # %% ../nbs/18_command.ipynb #bb65d32f
 COMMAND_SIZE = 224   # the size the command trains at unless --size says otherwise
 
-def _presize_for(size:int)->int:
-    "The presize for `size` on a CPU: 320 for 224, 192 for 128 (petlesson's one presizing rule; to be shared with the lessons')"
-    return max(size, 32 * round(size * 10 / 7 / 32))
-
 def command_sizes(size:int|None=None # --size; None: `COMMAND_SIZE`
                  )->tuple:
-    "(presize, size) the command trains at: the presizing rule on a CPU, the book's ratio 460/224 with a GPU or `PETLESSON_SIZES=book`"
-    from petlesson.pets import default_sizes, BOOK_SIZES
+    "(presize, size) the command trains at: the one presizing rule (`presize_for`) on a CPU, the book's ratio 460/224 with a GPU or `PETLESSON_SIZES=book`"
+    from petlesson.pets import default_sizes, presize_for, BOOK_SIZES
     size = size or COMMAND_SIZE
-    if default_sizes('full') == BOOK_SIZES: return round(size * BOOK_SIZES[0] / BOOK_SIZES[1]), size
-    return _presize_for(size), size
+    if default_sizes() == BOOK_SIZES: return round(size * BOOK_SIZES[0] / BOOK_SIZES[1]), size
+    return presize_for(size), size
 
 class NonFiniteLossError(RuntimeError):
     "Training produced a NaN or infinite loss"
@@ -110,7 +106,7 @@ def _every_learner_with(*cbs):
     try: yield
     finally: defaults.callbacks = old
 
-def train_step(source=None, # As for `get_pets`
+def train_step(source=None, # As for `data_source`; a `DataSource` is taken as it is
                backbone:str|None=None, # As for `pets_learner`; None: ResNet-34 on 'full' when it can be downloaded, else EfficientNet-Lite0
                recipe:str='small_data', # A name in `RECIPES`: lesson 02's 'small_data' or 'book' (fastai's `fine_tune`)
                epochs:int|None=None, # Epochs of the whole network after the frozen ones; None: the recipe's
@@ -123,7 +119,8 @@ def train_step(source=None, # As for `get_pets`
                fast:bool=False # Opt in to lesson 08's CPU speed-ups (`petlesson.speed.speed_up`: process-wide allocator switch included)
               ):
     "Train a pretrained pets learner with the command's choices and return it"
-    from petlesson import models, training
+    from petlesson import models, training, pets
+    source = pets.data_source(source)   # resolved once (the command passes the DataSource of its data step)
     presize, size = command_sizes(size)
     kw = dict(recipe=recipe, epochs=epochs, freeze_epochs=freeze_epochs, size=size, presize=presize, bs=bs, lr=lr, seed=seed)
     if fast:
@@ -376,11 +373,11 @@ def _nothing_to_train(args)->str|None:
 
 def _keep_weights(learn, source)->str:
     "Save `learn`'s trained weights where `--cache` finds them; say where (or that it could not)"
-    from petlesson.training import learner_cache_path
+    from petlesson.training import learner_cache_path, cache_record
     from petlesson.models import save_atomically
     try:
         dest = learner_cache_path(source, **learn.settings)
-        save_atomically(dict(model=learn.model.state_dict(), table=learn.epoch_table.to_dict(orient='records'), settings=learn.settings), dest)
+        save_atomically(cache_record(learn), dest)
         return f" The trained weights are kept in the petlesson cache ({dest}): rerun with --cache (and --force or another --out) to write the results without training again."
     except Exception as e: return f" The trained weights could not be kept either ({type(e).__name__}: {e})."
 
@@ -399,33 +396,34 @@ def main(argv:list|None=None # Arguments without the program name; default `sys.
             torch.set_num_threads(args.threads)
         from petlesson.predict import _expand
         from petlesson.photos import writable_folder, cache_dir, CACHE_ENV
-        from petlesson.pets import source_name as data_source
+        from petlesson.pets import source_name, data_source
         if args.data and str(args.data).startswith('~'): args.data = str(_expand(args.data))
         out = _expand(args.out)
         if not args.check_only and (why := _nothing_to_train(args)): raise ValueError(why)
-        if not (args.check_only and isinstance(data_source(args.data), Path)): writable_folder(cache_dir(), CACHE_ENV)
+        if not (args.check_only and isinstance(source_name(args.data), Path)): writable_folder(cache_dir(), CACHE_ENV)
         if not args.check_only: writable_folder(out, '--out'); check_out(out, args.force)
-        root, summary, report = data_step(args.data, args.seed)
+        src, summary, report = data_step(data_source(args.data), args.seed)   # the source resolved once: every later step takes `src`
+        root = src.root
         for problem in report.problems: say(f"petlesson: error: {problem}", file=sys.stderr)
         if args.check_only or not report.ok: return 0 if report.ok else 1
         if out.resolve().is_relative_to(Path(root).resolve()):
             raise ValueError(f"--out {out} is inside the data folder {root}: the results would land among the photos. Choose a folder outside it with --out.")
         from petlesson.training import RECIPES
-        n_train, bs = report.n_images - int(report.n_images * 0.2), args.bs or RECIPES[args.recipe]['bs']
+        n_train, bs = report.n_split[0], args.bs or RECIPES[args.recipe]['bs']   # the split the check made, as training will make it
         if bs > n_train:
-            raise ValueError(f"--bs {bs} is larger than the training set (about {n_train} images): no full batch to train on. Use a smaller --bs.")
+            raise ValueError(f"--bs {bs} is larger than the training set ({n_train} images): no full batch to train on. Use a smaller --bs.")
         start = time.time()
-        learn = train_step(args.data, args.backbone, args.recipe, args.epochs, args.freeze_epochs, args.size, args.bs, args.lr,
+        learn = train_step(src, args.backbone, args.recipe, args.epochs, args.freeze_epochs, args.size, args.bs, args.lr,
                            args.seed, cache=args.cache, fast=args.fast)
         import torch
         settings = {k: v for k, v in vars(args).items() if k != 'check_only'}
-        settings.update(threads=torch.get_num_threads(), data=str(data_source(args.data)), backbone=learn.backbone,
+        settings.update(threads=torch.get_num_threads(), data=str(src.asked), backbone=learn.backbone,
                         **{k: learn.settings[k] for k in ('size', 'presize', 'epochs', 'freeze_epochs', 'bs', 'lr')},
                         train_seconds=round(time.time() - start, 1))
         try: report_step(learn, out, settings, force=args.force)
         except OSError as e:
             if (why := explain_error(e, out)) is None: raise
-            raise OSError(e.errno, why + ('' if getattr(learn, 'from_cache', False) else _keep_weights(learn, args.data))) from e
+            raise OSError(e.errno, why + ('' if getattr(learn, 'from_cache', False) else _keep_weights(learn, src))) from e
     except KeyboardInterrupt:
         say("petlesson: interrupted", file=sys.stderr)
         return 130

@@ -6,7 +6,7 @@ Docs: https://petlesson.github.io/petlesson/models.html.md"""
 
 # %% ../nbs/13_models.ipynb #f0d504e6
 from __future__ import annotations
-import os, importlib, tempfile, warnings
+import errno, os, importlib, re, tempfile, warnings
 from collections import OrderedDict
 from pathlib import Path
 
@@ -20,22 +20,28 @@ from .photos import cache_dir
 from .pets import DataSource, source_name
 
 # %% auto #0
-__all__ = ['OFFLINE_BACKBONES', 'OFFLINE_ARCH', 'OFFLINE_STATS', 'BACKBONES', 'SMALL_DATA_HEAD', 'save_atomically',
-           'package_weights_file', 'offline_weights_path', 'offline_imagenet_model', 'set_normalization',
-           'WeightsDownloadError', 'fetch_resnet_weights', 'pets_learner', 'small_data_learner', 'default_backbone']
+__all__ = ['TORCH_WRITE_FAILED', 'OFFLINE_BACKBONES', 'OFFLINE_ARCH', 'OFFLINE_STATS', 'BACKBONES', 'SMALL_DATA_HEAD',
+           'save_atomically', 'package_weights_file', 'offline_weights_path', 'offline_imagenet_model',
+           'set_normalization', 'WeightsDownloadError', 'fetch_resnet_weights', 'pets_learner', 'small_data_learner',
+           'default_backbone']
 
 # %% ../nbs/13_models.ipynb #046a8dd1
 # Not `atomic_save`: `from fastai.vision.all import *` brings fastcore's context manager of that name, which would replace it in a notebook.
+TORCH_WRITE_FAILED = re.compile(r'enforce fail at inline_container\.cc|PytorchStreamWriter failed|file write failed')   # torch's words for a write that failed
+
 def save_atomically(obj, # Anything `torch.save` accepts
                 dest:str|Path # File to write; its folder is created
                )->Path:
-    "`torch.save` `obj` to `dest` through a temporary file renamed into place, so readers never see a partial file"
+    "`torch.save` `obj` to `dest` through a temporary file renamed into place, so readers never see a partial file; a failed write is an `OSError` naming `dest`"
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{dest.name}.', suffix='.partial', dir=dest.parent)
     os.close(fd)
     try:
-        torch.save(obj, tmp)
+        try: torch.save(obj, tmp)
+        except RuntimeError as e:   # torch reports a full disk as "[enforce fail at inline_container.cc] ... file write failed"
+            if TORCH_WRITE_FAILED.search(str(e)): raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dest)) from e
+            raise
         os.chmod(tmp, 0o644)   # mkstemp makes it private; the cache is shared like any other
         os.replace(tmp, dest)
     finally:

@@ -6,7 +6,7 @@ Docs: https://petlesson.github.io/petlesson/pets.html.md"""
 
 # %% ../nbs/12_pets.ipynb #a599d813
 from __future__ import annotations
-import os, warnings
+import math, numbers, os, warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,18 +24,35 @@ from .photos import (DATA_ENV, PHOTOS_ENV, SIZES_ENV, PhotosUnavailable, PetsDow
 from .synthetic import make_sample, is_synthetic
 
 # %% auto #0
-__all__ = ['BOOK_SIZES', 'CPU_SIZE', 'SOURCES', 'presize_for', 'default_sizes', 'source_name', 'DataSource', 'data_source',
-           'get_pets', 'pets_datablock', 'pets_dataloaders']
+__all__ = ['BOOK_SIZES', 'CPU_SIZE', 'SEED_LIMIT', 'SOURCES', 'presize_for', 'default_sizes', 'source_name', 'DataSource',
+           'data_source', 'get_pets', 'pets_datablock', 'pets_dataloaders']
 
 # %% ../nbs/12_pets.ipynb #cb042ed9
 BOOK_SIZES = (460, 224)   # the book's (presize, size): `Resize(460)`, `aug_transforms(size=224)`
 CPU_SIZE = 128            # the training size of every lesson on a CPU
 
+def _whole(name:str, v, least:int=0, most:int|None=None, why:str='')->int:
+    "`v` as an `int` if it is a whole number from `least` to `most`; else a one-sentence error that names the argument `name`"
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral): raise TypeError(f"{name} must be a whole number, got {v!r}")
+    if most is not None and not least <= v <= most: raise ValueError(f"{name} must be between {least} and {most}{why}, got {v}")
+    if v < least: raise ValueError(f"{name} must be {'positive' if least == 1 else f'at least {least}'}{why}, got {v}")
+    return int(v)
+
+def _real(name:str, v, most:float|None=None, below:float|None=None, why:str='')->float:
+    "`v` if it is a finite number above 0, at most `most` and below `below`; else a one-sentence error that names the argument `name`"
+    if isinstance(v, bool) or not isinstance(v, numbers.Real): raise TypeError(f"{name} must be a number, got {v!r}")
+    if not (math.isfinite(v) and v > 0): raise ValueError(f"{name} must be a finite number above 0{why}, got {v!r}")
+    if most is not None and v > most: raise ValueError(f"{name} must be at most {most:g}{why}, got {v!r}")
+    if below is not None and v >= below: raise ValueError(f"{name} must be below {below:g}{why}, got {v!r}")
+    return float(v)
+
+SEED_LIMIT = 2**32   # NumPy takes seeds below this
+
 def presize_for(size:int # Training size in pixels
                )->int:
-    "The item resize for training at `size`: about 10/7 of it, rounded to a multiple of 32 (192 for 128, 320 for 224)"
-    if size <= 0: raise ValueError(f"A training size must be positive, got {size}")
-    return 32 * max(1, round(size * 10 / 7 / 32))
+    "The item resize for training at `size`: about 10/7 of it, rounded to a multiple of 32 (192 for 128, 320 for 224), never below `size`"
+    size = _whole('size', size, 1)
+    return max(size, 32 * round(size * 10 / 7 / 32))
 
 def default_sizes(source=None # Not used: every source trains at the same sizes (accepted for callers that pass one)
                  )->tuple:
@@ -48,7 +65,8 @@ def default_sizes(source=None # Not used: every source trains at the same sizes 
 def _pick_sizes(presize:int|None, size:int|None, default:tuple)->tuple:
     "(presize, size): `default` when neither is given; a missing presize from `presize_for(size)`"
     if presize is None and size is None: return tuple(default)
-    size = size or default[1]
+    size = default[1] if size is None else _whole('size', size, 1)
+    if presize is not None: presize = _whole('presize', presize, 1)
     return presize or presize_for(size), size
 
 # %% ../nbs/12_pets.ipynb #b64f2748
@@ -116,6 +134,8 @@ def pets_datablock(presize:int|None=None, # Size of the item-level `Resize` (the
                   )->DataBlock:
     "The chapter's `DataBlock`: images opened upright (`PetImage`), labelled by `pet_label`, a seeded random split, the book's presizing transforms"
     presize, size = _pick_sizes(presize, size, default_sizes())
+    valid_pct, seed = _real('valid_pct', valid_pct, below=1), _whole('seed', seed, 0, SEED_LIMIT - 1)
+    min_scale = _real('min_scale', min_scale, most=1)
     if not 0 < size <= presize: raise ValueError(f"Presizing needs 0 < size <= presize, got size={size}, presize={presize}")
     return DataBlock(blocks=(ImageBlock(cls=PetImage), CategoryBlock), get_items=get_image_files,
                      splitter=RandomSplitter(valid_pct, seed=seed), get_y=pet_label,
@@ -133,8 +153,14 @@ def pets_dataloaders(source:str|Path|DataSource|None=None, # As for `data_source
                      **kwargs # Further arguments to `DataBlock.dataloaders`
                     ):
     "Seeded `DataLoaders` for the pets dataset from `source`, with presizing"
+    bs, num_workers, seed = _whole('bs', bs, 1), _whole('num_workers', num_workers, 0), _whole('seed', seed, 0, SEED_LIMIT - 1)
     src = data_source(source)
     presize, size = _pick_sizes(presize, size, src.sizes)
     set_seed(seed, reproducible=True)
-    dblock = pets_datablock(presize, size, min_scale=min_scale, valid_pct=valid_pct, seed=seed)
-    return dblock.dataloaders(src.root/'images', bs=bs, num_workers=num_workers, **kwargs)
+    dblock = pets_datablock(presize, size, min_scale=min_scale, valid_pct=valid_pct, seed=seed)   # checks the other arguments
+    dls = dblock.dataloaders(src.root/'images', bs=bs, num_workers=num_workers, **kwargs)
+    if not len(dls.valid_ds):
+        n = len(dls.train_ds)
+        raise ValueError(f"The validation split of the {n} images in {src.root/'images'} is empty (fastai holds out int(valid_pct x {n}) = "
+                         f"int({valid_pct:g} x {n}) = 0), so training could not measure anything: add photos or raise valid_pct.")
+    return dls

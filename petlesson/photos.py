@@ -6,7 +6,7 @@ Docs: https://petlesson.github.io/petlesson/photos.html.md"""
 
 # %% ../nbs/10_photos.ipynb #0f317b7b
 from __future__ import annotations
-import os, re, shutil, tempfile, warnings
+import os, re, shutil, tempfile, unicodedata, warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +24,9 @@ from fastai.vision.core import PILImage
 # %% auto #0
 __all__ = ['CAT_BREEDS', 'DOG_BREEDS', 'BREEDS', 'DATA_ENV', 'PHOTOS_ENV', 'CACHE_ENV', 'SIZES_ENV', 'SAMPLE_PHOTOS',
            'SAMPLE_QUIRKS', 'SAMPLE_VERSION', 'PET_RE', 'MIN_PHOTOS_PER_BREED', 'pet_species', 'cache_dir',
-           'sample_files', 'PhotosUnavailable', 'find_photos', 'real_sample', 'PetsDownloadError', 'check_layout',
-           'pet_label', 'pets_summary', 'ImageReport', 'check_images', 'load_pet_image', 'PetImage', 'writable_folder']
+           'sample_files', 'PhotosUnavailable', 'find_photos', 'real_sample', 'walk_files', 'image_files',
+           'PetsDownloadError', 'check_layout', 'pet_label', 'pets_summary', 'ImageReport', 'check_images',
+           'load_pet_image', 'PetImage', 'writable_folder']
 
 # %% ../nbs/10_photos.ipynb #671be251
 CAT_BREEDS = ('Abyssinian', 'Bengal', 'Birman', 'Bombay', 'British_Shorthair', 'Egyptian_Mau',
@@ -186,6 +187,33 @@ def _finish(tmp:Path, dest:Path):
     except OSError:
         if not (dest/'.complete').exists(): shutil.rmtree(dest, ignore_errors=True); tmp.rename(dest)
 
+# %% ../nbs/10_photos.ipynb #59d06c35
+def _is_image(name:str)->bool:
+    "Whether fastai's `get_image_files` takes a file of this name: not hidden, and an image extension (tested as fastai tests it)"
+    return not name.startswith('.') and f'.{name.split(".")[-1].lower()}' in image_extensions
+
+def walk_files(folder:str|Path, # The folder to walk
+               images_only:bool=False # Only the files `get_image_files` takes (by extension)
+              )->tuple:
+    "(files, repeats): the files fastai's `get_files` finds under `folder`, in its order, but each real folder and file once; `repeats` the (path, real path) skipped"
+    folder = Path(folder)
+    files, repeats, seen = [], [], {os.path.realpath(folder)}
+    def first_visit(p, n):
+        real = os.path.realpath(os.path.join(p, n))
+        if real in seen: repeats.append((Path(p, n).relative_to(folder).as_posix(), real)); return False
+        seen.add(real); return True
+    for p, dirs, names in os.walk(folder, followlinks=True):
+        dirs[:] = [d for d in dirs if not d.startswith('.')]
+        kept = {d for d in sorted(dirs, key=lambda d: os.path.islink(os.path.join(p, d))) if first_visit(p, d)}   # folders before links to them
+        dirs[:] = [d for d in dirs if d in kept]   # os.walk enters only these: a link back up ends here
+        files += [Path(p, n) for n in names if not n.startswith('.') and (_is_image(n) or not images_only) and first_visit(p, n)]
+    return files, repeats
+
+def image_files(folder:str|Path # The folder to walk
+               )->list:
+    "The image files under `folder`, as fastai's `get_image_files` lists them, but each real folder and file once (a link loop cannot hang it)"
+    return walk_files(folder, images_only=True)[0]
+
 # %% ../nbs/10_photos.ipynb #09d41168
 class PetsDownloadError(RuntimeError):
     "The full Oxford-IIIT Pet dataset could not be downloaded"
@@ -208,9 +236,9 @@ def check_layout(path:str|Path # Folder that should hold `images/` (and normally
     if not path.is_dir(): raise NotADirectoryError(f"{path} is a file; give the dataset folder that contains images/.")
     if not (path/'images').is_dir():
         hint = (f" It looks like the images folder itself: use its parent, {path.parent}."
-                if path.name == 'images' or get_image_files(path, recurse=False) else '')
+                if path.name == 'images' or any(f.is_file() and _is_image(f.name) for f in path.iterdir()) else '')
         raise ValueError(f"{path} is not in the Oxford-IIIT Pet layout: it has no images/ folder.{hint}")
-    if not get_image_files(path/'images'): raise ValueError(f"{path/'images'} contains no image files (.jpg, .png, ...).")
+    if not image_files(path/'images'): raise ValueError(f"{path/'images'} contains no image files (.jpg, .png, ...).")
     return path
 
 # %% ../nbs/10_photos.ipynb #0f2faa0c
@@ -230,9 +258,9 @@ def pet_label(path_or_name:str|Path # A file name or a path to one, like `great_
 # %% ../nbs/10_photos.ipynb #0d7bd106
 def pets_summary(path:str|Path # Dataset root in the Oxford layout
                 )->dict:
-    "Counts of files, images, images per breed and per species under `path/'images'`"
-    files = [f for f in (Path(path)/'images').iterdir() if f.is_file()]
-    images = get_image_files(Path(path)/'images')
+    "Counts of files, images, images per breed and per species under `path/'images'`, subfolders included, each real file once"
+    files, _ = walk_files(Path(path)/'images')
+    images = [f for f in files if _is_image(f.name)]
     per_breed = Counter(pet_label(f) for f in images if PET_RE.match(f.name))
     per_species = Counter()
     for b, n in per_breed.items(): per_species[pet_species(b)] += n
@@ -257,6 +285,9 @@ class ImageReport:
     deep:list = field(default_factory=list)         # (file, mode) for 16-bit images
     repeated:list = field(default_factory=list)     # (path, real path) for folders or files that symbolic links make reachable twice
     untrained:list = field(default_factory=list)    # breeds whose photos all fall in the validation split
+    unread:list = field(default_factory=list)       # (file, extension) for images in a format the labeller does not take (only JPEG and PNG)
+    clashes:list = field(default_factory=list)      # tuples of breed spellings that differ only in capitals or Unicode form
+    n_split:tuple|None = None                       # (training, validation) images of the checked split
     split:tuple = (0.2, 42)                         # (valid_pct, seed) of the split `untrained` was checked on
 
     @property
@@ -267,6 +298,10 @@ class ImageReport:
             out.append(f"Symbolic links make {_some(self.repeated, 0)} reachable twice ({self.repeated[0][0]} is {self.repeated[0][1]}), so "
                        "fastai's get_image_files would count their images many times over: remove the links.")
         if self.unreadable: out.append(f"{len(self.unreadable)} image(s) cannot be decoded ({_some(self.unreadable, 0)}): delete or replace them.")
+        if self.unread:
+            exts = ', '.join(sorted({e for _, e in self.unread}))
+            out.append(f"{len(self.unread)} image(s) are in a format petlesson does not train on ({exts}), e.g. {_some(self.unread, 0)}: the labeller "
+                       "takes JPEG and PNG files only ('<breed>_<number>.jpg' or '.png'), so convert them to JPEG or PNG, or move them out of the folder.")
         if self.unlabelled:
             cams = sorted({m.group(1) for m in map(PET_RE.match, self.unlabelled) if m})
             why = f" ({_some(cams)}: a camera's file prefix, not a breed)" if cams else ''
@@ -275,9 +310,19 @@ class ImageReport:
         if len(self.per_breed) < 2:
             found = f"only one breed ({_some(list(self.per_breed))})" if self.per_breed else "no breed at all"
             out.append(f"The image names give {found}: a classifier needs photos of at least two breeds.")
+        for spellings in self.clashes:
+            known = [b for b in BREEDS if _folded(b) == _folded(spellings[0])]
+            to = f"one spelling (the dataset's is {known[0]!r})" if known else 'one spelling'
+            species = " (and the capital makes one of them a cat)" if len({pet_species(b) for b in spellings}) > 1 else ''
+            out.append(f"The breed names {', '.join(map(ascii, spellings))} differ only in capitals or Unicode form, so training would treat them as "
+                       f"different breeds{species}: rename the files to {to}.")
         few = [b for b, n in self.per_breed.items() if n < MIN_PHOTOS_PER_BREED]
         if few: out.append(f"{len(few)} breed(s) have fewer than {MIN_PHOTOS_PER_BREED} photos ({_some(few)}): each needs one to train on "
                            "and one to validate with, so add photos or remove the breed.")
+        if self.n_split is not None and 0 in self.n_split:
+            n, part = sum(self.n_split), 'validation' if self.n_split[1] == 0 else 'training'
+            out.append(f"The {self.split[0]:.0%} validation split of {n} images leaves no {part} image (fastai holds out "
+                       f"int({self.split[0]:g} x {n}) = {self.n_split[1]}), so training would fail at its end: add photos.")
         if self.untrained:
             out.append(f"With seed {self.split[1]}, every photo of {_some(self.untrained)} falls in the {self.split[0]:.0%} validation split, so "
                        f"training would stop with a KeyError: add photos of {'that breed' if len(self.untrained) == 1 else 'those breeds'} or choose another seed.")
@@ -294,6 +339,8 @@ class ImageReport:
                              ('no breed in the name', self.unlabelled), ('content differs from extension (still loads)', self.misnamed),
                              ('stored on their side or upside down (EXIF orientation; load_pet_image turns them upright)', self.rotated),
                              ('16-bit (load_pet_image scales them to 8 bits)', self.deep),
+                             ('in a format petlesson does not train on', self.unread),
+                             ('breed names that differ only in capitals or Unicode form', self.clashes),
                              ('not among the 37 breeds (each trained as a breed of its own)', unknown),
                              ('reachable twice through symbolic links', self.repeated),
                              (f'breeds wholly in the validation split (seed {self.split[1]})', self.untrained)]:
@@ -301,6 +348,10 @@ class ImageReport:
             lines += [f"    {' - '.join(map(str, o)) if isinstance(o, tuple) else o}" for o in items[:10]]
             if len(items) > 10: lines.append(f"    ... and {len(items) - 10} more")
         return '\n'.join(lines)
+
+def _folded(breed:str)->str:
+    "`breed` in one case and one Unicode form: spellings that give the same are the same breed to a reader, not to the labeller"
+    return unicodedata.normalize('NFKC', breed).casefold()
 
 def _some(items:list, part:int|None=None, n:int=3)->str:
     "The first `n` of `items` (or of their element `part`), quoted, for a message"
@@ -311,6 +362,7 @@ def _some(items:list, part:int|None=None, n:int=3)->str:
 _EXT_FORMAT = {'.jpg': 'JPEG', '.jpeg': 'JPEG', '.png': 'PNG'}
 _ORIENTATION = 0x0112   # the EXIF tag saying how the camera was held (1: upright)
 _DEEP_MODES = ('I;16', 'I;16L', 'I;16B', 'I;16N', 'I')
+_PHOTO_EXTS = {'.heic', '.heif', '.webp', '.avif', '.jxl', '.gif', '.bmp', '.tif', '.tiff', '.dng', '.cr2', '.nef', '.arw', '.raw'}   # photos that some systems' lists of image types lack
 _CAMERA_RE = re.compile(r'^(?:img|dsc[nf]?|dcim|pxl|mvimg|pano|vid|gopr|dji|sam|wp|photo|image|picture|pic|screenshot|p)(?:[ _-]?\d+)*$|\d{6}',
                         re.IGNORECASE)
 
@@ -318,26 +370,15 @@ def _camera_label(label:str)->bool:
     "Whether what the labeller read is a camera's or a phone's file prefix (`IMG`, `DSC`, `PXL_20240101`, ...) rather than a breed"
     return bool(_CAMERA_RE.search(label)) or not re.search('[A-Za-z]', label)
 
-def _walk_files(folder:Path)->tuple:
-    "(files, repeats): what fastai's `get_files` walks under `folder` (following links, skipping hidden names), each real folder and file once"
-    files, repeats, seen = [], [], {os.path.realpath(folder)}
-    for p, dirs, names in os.walk(folder, followlinks=True):
-        keep = []
-        for d in sorted(d for d in dirs if not d.startswith('.')):
-            real = os.path.realpath(os.path.join(p, d))
-            if real in seen: repeats.append((Path(p, d).relative_to(folder).as_posix(), real))
-            else: seen.add(real); keep.append(d)
-        dirs[:] = keep   # os.walk descends only into the folders not reached before: a link back up ends here
-        for n in sorted(n for n in names if not n.startswith('.')):
-            real = os.path.realpath(os.path.join(p, n))
-            if real in seen: repeats.append((Path(p, n).relative_to(folder).as_posix(), real))
-            else: seen.add(real); files.append(Path(p, n))
-    return files, repeats
-
 def _check_file(f:Path, name:str, rep:ImageReport):
     "Add what one file tells about the folder to `rep`"
-    if f.suffix.lower() not in image_extensions: rep.non_images.append(name); return
+    ext = f.suffix.lower()
+    if not _is_image(f.name):
+        if ext in _PHOTO_EXTS: rep.unread.append((name, ext))   # a photo that fastai would skip without a word
+        else: rep.non_images.append(name)
+        return
     rep.n_images += 1
+    if ext not in _EXT_FORMAT: rep.unread.append((name, ext)); return
     m = PET_RE.match(f.name)
     if m is None or _camera_label(m.group(1)): rep.unlabelled.append(name)
     else: rep.per_breed[m.group(1)] += 1
@@ -349,17 +390,17 @@ def _check_file(f:Path, name:str, rep:ImageReport):
     except Exception as e:
         rep.unreadable.append((name, f'{type(e).__name__}: {e}')); return
     if _EXT_FORMAT.get(f.suffix.lower(), fmt) != fmt: rep.misnamed.append((name, fmt))
-    if turn not in (1, None): rep.rotated.append((name, turn))
+    if turn in range(2, 9): rep.rotated.append((name, turn))   # 1 is upright; 0 and other values are no orientation at all
     if im.mode in _DEEP_MODES: rep.deep.append((name, im.mode))
 
-def _untrained_breeds(folder:Path, rep:ImageReport)->list:
-    "Breeds with enough photos that the seeded random split still puts wholly in validation, as `pets_datablock` splits `folder`"
+def _check_split(items:list, rep:ImageReport):
+    "Record in `rep` how the seeded random split of `items` (as `pets_datablock` splits them) divides them, and the breeds it leaves untrained"
     valid_pct, seed = rep.split
-    items = get_image_files(folder)
     with torch.random.fork_rng(devices=[]):   # the splitter seeds torch itself: leave the caller's random state as it was
-        train, _ = RandomSplitter(valid_pct, seed=seed)(items)
+        train, valid = RandomSplitter(valid_pct, seed=seed)(items)
+    rep.n_split = (len(train), len(valid))
     trained = {m.group(1) for m in (PET_RE.match(items[i].name) for i in train) if m}
-    return sorted((b for b, n in rep.per_breed.items() if n >= MIN_PHOTOS_PER_BREED and b not in trained), key=str.lower)
+    rep.untrained = sorted((b for b, n in rep.per_breed.items() if n >= MIN_PHOTOS_PER_BREED and b not in trained), key=str.lower)
 
 def check_images(folder:str|Path, # A folder of images, e.g. `path/'images'` (a dataset root works too)
                  seed:int|None=42, # Seed of the random split to check, as given to `pets_dataloaders`; None: skip that check
@@ -371,10 +412,13 @@ def check_images(folder:str|Path, # A folder of images, e.g. `path/'images'` (a 
     if not 0 < valid_pct < 1: raise ValueError(f"valid_pct must be between 0 and 1, got {valid_pct}")
     if (folder/'images').is_dir(): folder = folder/'images'
     rep = ImageReport(split=(valid_pct, seed))
-    files, rep.repeated = _walk_files(folder)
+    files, rep.repeated = walk_files(folder)
     rep.n_files = len(files)
     for f in files: _check_file(f, f.relative_to(folder).as_posix(), rep)
-    if seed is not None and not rep.repeated: rep.untrained = _untrained_breeds(folder, rep)
+    spellings = {}
+    for b in rep.per_breed: spellings.setdefault(_folded(b), []).append(b)
+    rep.clashes = [tuple(sorted(v)) for v in spellings.values() if len(v) > 1]
+    if seed is not None and not rep.repeated: _check_split([f for f in files if _is_image(f.name)], rep)
     return rep
 
 # %% ../nbs/10_photos.ipynb #c4ffd04e

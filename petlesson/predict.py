@@ -14,12 +14,12 @@ with warnings.catch_warnings():   # fastai.layers still builds some layers with 
     warnings.filterwarnings('ignore', message='.*torch.jit.script.*deprecated')
     import fastai.layers
 from fastai.data.block import DataBlock, CategoryBlock
-from fastai.data.transforms import IndexSplitter, Normalize, parent_label, image_extensions
+from fastai.data.transforms import IndexSplitter, Normalize, parent_label
 from fastai.vision.data import ImageBlock
 from fastai.vision.augment import Resize, RandomResizedCropGPU
 from fastai.optimizer import Adam
 from fastai.learner import Learner, load_learner
-from .photos import pet_species, load_pet_image, BREEDS
+from .photos import pet_species, load_pet_image, image_files, BREEDS
 
 # %% auto #0
 __all__ = ['SAFE_PACKAGES', 'SAFE_NAMES', 'UNSAFE_NAME', 'KNOWN_LOADERS', 'checked_pickle', 'inference_dls', 'export_model',
@@ -295,34 +295,20 @@ def format_prediction(result:dict # A result of `predict_files`, or of `predict_
     return '\n'.join(lines + [f"  {p:6.1%}  {b} ({pet_species(b)})" for b, p in result['top']])
 
 # %% ../nbs/17_predict.ipynb #21a7dd9d
-def _image_files(folder:Path)->list:
-    "The image files under `folder` by extension, following links but reaching each real folder and file once (no loop)"
-    # the loop-safe walk of `check_images` (petlesson.photos._walk_files), here until the two share one walker
-    found, seen = [], {os.path.realpath(folder)}
-    for p, dirs, names in os.walk(folder, followlinks=True):
-        keep = []
-        for d in sorted(d for d in dirs if not d.startswith('.')):
-            real = os.path.realpath(os.path.join(p, d))
-            if real not in seen: seen.add(real); keep.append(d)
-        dirs[:] = keep
-        for n in sorted(n for n in names if not n.startswith('.') and os.path.splitext(n)[1].lower() in image_extensions):
-            real = os.path.realpath(os.path.join(p, n))
-            if real not in seen: seen.add(real); found.append(Path(p, n))
-    return found
-
 def predict_files(learn, # A pets learner, e.g. from `load_model`
                   paths:list, # Photos and folders of photos
                   k:int=3, # How many breeds to list per photo
                   bs:int=32 # Photos per batch
                  )->list:
     "One dict per photo in `paths`: its `file` and its prediction (as `predict_images`), or its `file` and an `error`"
-    if isinstance(bs, bool) or not isinstance(bs, int) or bs < 1: raise ValueError(f"bs must be a whole number of at least 1, got {bs!r}")
+    for arg, v in (('k', k), ('bs', bs)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{arg} must be a whole number of at least 1, got {v!r}")
     found = []
     for o in paths:
         try: p = _expand(o)
         except ValueError as e: found.append((o, str(e))); continue
         if p.is_dir():
-            found += _image_files(p) or [(p, f"{p} is a folder without image files (.jpg, .png, ...): give photos, or a folder that has some")]
+            found += sorted(image_files(p)) or [(p, f"{p} is a folder without image files (.jpg, .png, ...): give photos, or a folder that has some")]
         elif p.exists(): found.append(p)
         else: found.append((p, f"No such file or folder: {p}"))
     results = []

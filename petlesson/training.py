@@ -6,7 +6,7 @@ Docs: https://petlesson.github.io/petlesson/training.html.md"""
 
 # %% ../nbs/14_training.ipynb #d66bb232
 from __future__ import annotations
-import os, json, hashlib, contextlib, warnings
+import os, sys, json, hashlib, contextlib, warnings
 from copy import deepcopy
 from pathlib import Path
 
@@ -20,18 +20,17 @@ from fastai.vision.all import error_rate, Learner, Callback, set_seed, Classific
 from fastai.callback.progress import ProgressCallback
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
-from .photos import cache_dir, pet_species, SAMPLE_VERSION
-from .synthetic import SYNTHETIC_VERSION
-from .pets import DataSource, data_source, pets_dataloaders, _pick_sizes
+from .photos import cache_dir, pet_species, image_files, CACHE_ENV
+from .pets import DataSource, data_source, pets_dataloaders, _pick_sizes, _whole, _real, SEED_LIMIT
 from .models import OFFLINE_BACKBONES, offline_weights_path, pets_learner, small_data_learner, save_atomically, default_backbone
 
 # %% auto #0
 __all__ = ['LEARNER_VERSION', 'RECIPES', 'FEATURES_VERSION', 'EpochTable', 'train_recipe', 'recipe_settings',
-           'learner_cache_path', 'trained_pets_learner', 'frozen_features', 'head_learner', 'breed_order',
-           'confusion_counts', 'breed_confusion', 'plot_breed_confusion', 'species_confusion']
+           'learner_cache_path', 'trained_pets_learner', 'cache_record', 'frozen_features', 'head_learner',
+           'breed_order', 'confusion_counts', 'breed_confusion', 'plot_breed_confusion', 'species_confusion']
 
 # %% ../nbs/14_training.ipynb #02218268
-LEARNER_VERSION = 5   # raise when the training code changes, so cached weights are not reused
+LEARNER_VERSION = 6   # raise when the training code changes, so cached weights are not reused
 
 RECIPES = {   # how `trained_pets_learner` trains, by name
     'book': dict(small_data=False, freeze_epochs=1, epochs=2, lr=2e-3, bs=32),        # `vision_learner` + `fine_tune(2)`, as in the book
@@ -62,17 +61,21 @@ def train_recipe(learn:Learner, # From `pets_learner` or `small_data_learner`, f
     return learn
 
 def _data_id(src:DataSource)->str:
-    "What the cache key says about the data: the sample's version, or the folder and how many files it holds"
-    if src.synthetic: return f'synthetic-v{SYNTHETIC_VERSION}'
-    if src.asked == 'sample': return f'sample-v{SAMPLE_VERSION}'
-    return f'{src.asked}:{src.root.resolve()}:{sum(1 for _ in (src.root/"images").iterdir())}'
+    "What the cache key says about the data: a digest of the sorted names (so the breeds), sizes and modification times of its images"
+    images = src.root/'images'
+    rows = sorted((f.relative_to(images).as_posix(), f.stat()) for f in image_files(images))
+    h = hashlib.sha1(''.join(f'{n}|{st.st_size}|{st.st_mtime_ns}\n' for n, st in rows).encode('utf-8', 'surrogateescape'))
+    return f'{len(rows)} images {h.hexdigest()}'
 
 @contextlib.contextmanager
 def _file_lock(path):
-    path.parent.mkdir(parents=True, exist_ok=True)
+    "Hold an exclusive lock on `path` inside the block; without one where the file cannot be made (a full or read-only cache)"
     try: import fcntl
     except ImportError: fcntl = None   # Windows: no lock, the atomic write still protects readers
-    with open(path, 'a') as f:
+    try: path.parent.mkdir(parents=True, exist_ok=True); f = open(path, 'a')
+    except OSError: f = None
+    if f is None: yield; return
+    with f:
         if fcntl: fcntl.flock(f, fcntl.LOCK_EX)
         try: yield
         finally:
@@ -89,6 +92,10 @@ def recipe_settings(source=None, # As for `data_source`
     s = dict(RECIPES[recipe], recipe=recipe, backbone=backbone or default_backbone(src), seed=42, pretrained=True, size=None, presize=None)
     s.update({k: v for k, v in overrides.items() if v is not None})
     s['presize'], s['size'] = _pick_sizes(s['presize'], s['size'], src.sizes)
+    s['bs'] = _whole('bs', s['bs'], 2, why=': batch normalisation needs two or more images in a batch')
+    s['epochs'], s['freeze_epochs'] = _whole('epochs', s['epochs']), _whole('freeze_epochs', s['freeze_epochs'])
+    s['lr'] = _real('lr', s['lr'], why=' (a rate of 0 or less would climb the loss instead of descending it)')
+    s['seed'] = _whole('seed', s['seed'], 0, SEED_LIMIT - 1)
     return s
 
 def learner_cache_path(source=None, backbone=None, recipe='small_data', **overrides)->Path:
@@ -119,19 +126,24 @@ def trained_pets_learner(source=None, # As for `data_source`
     src = data_source(source)   # resolved once: everything below takes the object
     s = recipe_settings(src, backbone, recipe, epochs=epochs, freeze_epochs=freeze_epochs, lr=lr, bs=bs, size=size,
                   presize=presize, seed=seed, pretrained=pretrained, prepare=getattr(prepare, '__name__', None))
-    if s['epochs'] < 0 or s['freeze_epochs'] < 0 or s['epochs'] + s['freeze_epochs'] == 0:
+    if s['epochs'] + s['freeze_epochs'] == 0:
         raise ValueError(f"Need at least one epoch of training, got epochs={s['epochs']}, freeze_epochs={s['freeze_epochs']}")
     if s['backbone'] in OFFLINE_BACKBONES and pretrained: offline_weights_path(s['backbone'])   # before seeding: converting draws no number after it
     dest = learner_cache_path(src, **{k: v for k, v in s.items()})
     dls = pets_dataloaders(src, presize=s['presize'], size=s['size'], bs=s['bs'], seed=seed)
+    if len(dls.train_ds) < s['bs']:
+        raise ValueError(f"bs={s['bs']} is larger than the training set ({len(dls.train_ds)} images): no full batch to train on. Use a smaller bs.")
     set_seed(seed, reproducible=True)
     make = small_data_learner if s['small_data'] else pets_learner
     learn = make(dls, s['backbone'], pretrained=pretrained)
     if prepare is not None: learn = prepare(learn) or learn
     where = f"the petlesson cache ({dest.parent.name}/{dest.name})"
     with _file_lock(dest.with_suffix('.lock')) if cache else contextlib.nullcontext():
-        if cache and dest.exists() and not retrain:
-            saved = torch.load(dest, map_location='cpu', weights_only=False)
+        saved = torch.load(dest, map_location='cpu', weights_only=False) if cache and dest.exists() and not retrain else None
+        if saved is not None and saved.get('vocab') != list(map(str, dls.vocab)):   # never the weights of other breeds
+            if verbose: print(f"The weights in {where} were trained on other breeds than these: training again")
+            saved = None
+        if saved is not None:
             learn.model.load_state_dict(saved['model'])
             if saved['table'][-1]['phase'] == 'unfrozen': learn.unfreeze()
             learn.epoch_table, learn.from_cache = pd.DataFrame(saved['table']), True
@@ -140,11 +152,26 @@ def trained_pets_learner(source=None, # As for `data_source`
             table = EpochTable()
             train_recipe(learn, s['freeze_epochs'], s['epochs'], s['lr'], fine_tune=not s['small_data'], cbs=table)
             learn.epoch_table, learn.from_cache = pd.DataFrame(table.rows), False
-            if cache:
-                save_atomically(dict(model=learn.model.state_dict(), table=table.rows, settings=s), dest)
+        learn.cache_path, learn.backbone, learn.settings = (dest if learn.from_cache else None), s['backbone'], s
+        if cache and not learn.from_cache:
+            try: learn.cache_path = save_atomically(cache_record(learn), dest)
+            except OSError as e: print(f"petlesson: warning: {_not_kept(e, dest)}", file=sys.stderr)
+            else:
                 if verbose: print(f"Saved trained weights to {where}")
-    learn.cache_path, learn.backbone, learn.settings = (dest if cache else None), s['backbone'], s
     return learn
+
+def cache_record(learn:Learner # A learner that `trained_pets_learner` returned
+                )->dict:
+    "What the cache keeps of a training: the weights, the epoch table, the settings, and the breeds in the model's order"
+    return dict(model=learn.model.state_dict(), table=learn.epoch_table.to_dict(orient='records'), settings=learn.settings,
+                vocab=list(map(str, learn.dls.vocab)))
+
+def _not_kept(e:OSError, # Why saving failed
+             dest:Path # The file it was saving
+            )->str:
+    "The sentence for trained weights that could not be saved in the cache: where, why, and that the learner still holds them"
+    return (f"the trained weights could not be saved in {dest.parent}, the folder that {CACHE_ENV} chooses ({e.strerror or e}): the learner "
+            f"returned still holds them, but the cache does not. Free some space there or set {CACHE_ENV} to another folder to keep them next time.")
 
 # %% ../nbs/14_training.ipynb #4dfa7b61
 FEATURES_VERSION = 2

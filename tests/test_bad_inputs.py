@@ -88,6 +88,11 @@ def _loop(t): r = breeds(t/'d'); os.symlink('.', r/'images'/'backup'); return ['
 def _out_is_file(t): (t/'out').write_text('a file'); return ['--data', breeds(t/'d'), '--out', t/'out', *TRAIN]
 def _out_under_file(t): (t/'f').write_text('a file'); return ['--data', breeds(t/'d'), '--out', t/'f'/'run', *TRAIN]
 def _threads(t): return ['--threads', 100_000, *_checked(t)]
+def _unread(t):
+    r = breeds(t/'d'); Image.new('RGB', (24, 16)).save(r/'images'/'pug_9.webp'); (r/'images'/'pug_10.heic').write_bytes(b'\0\0\0\x18ftypheic')
+    return ['--data', r, '--check-only']
+def _case_clash(t): return ['--data', breeds(t/'d', {'beagle': 8, 'Beagle': 8, 'pug': 8}), '--check-only']
+def _unicode_clash(t): return ['--data', breeds(t/'d', {'Caf\xe9': 8, 'Cafe\u0301': 8}), '--check-only']
 def _checked(t): return ['--data', breeds(t/'opts'), '--check-only']   # option rows: a good folder, and no training whatever the option
 
 CASES = [   # already handled before issue 18: kept here so that they stay handled
@@ -138,6 +143,14 @@ CASES = [   # already handled before issue 18: kept here so that they stay handl
     ('--out under an unknown ~user', lambda t: ['--data', breeds(t/'d'), '--out', '~no_such_user_petlesson/run', *TRAIN], 1,
      ["no user 'no_such_user_petlesson'"], []),
     ('--data under an unknown ~user', lambda t: ['--data', '~no_such_user_petlesson/pets', '--check-only'], 1, ["no user 'no_such_user_petlesson'"], []),
+    # issue 27, round 3: refused before training, one sentence each
+    ('photos in formats not read', _unread, 1, ['2 image(s) are in a format petlesson does not train on (.heic, .webp)', 'convert them to JPEG or PNG'], []),
+    ('photos in formats not read: no training', lambda t: [*_unread(t)[:2], '--out', t/'out', *TRAIN], 1, ['(.heic, .webp)'], []),
+    ('breeds that differ only by case', _case_clash, 1, ["The breed names 'Beagle', 'beagle' differ only in capitals", 'a cat',
+                                                         "the dataset's is 'beagle'"], []),
+    ('breeds that differ only by Unicode form', _unicode_clash, 1, ["'Cafe\\u0301', 'Caf\\xe9' differ only in capitals or Unicode form"], []),
+    ('two photos a breed: no validation photo', lambda t: ['--data', breeds(t/'d', {'beagle': 2, 'pug': 2}), '--out', t/'out', *TRAIN], 1,
+     ['leaves no validation image (fastai holds out int(0.2 x 4) = 0)'], []),
 ]
 
 def earlier_run(out:Path)->Path:
@@ -418,6 +431,29 @@ def tiny_model(tiny_learner, tmp_path_factory):
 def _photo(path:Path)->Path:
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(path); return path
 
+def test_check_does_not_walk_two_symlink_loops(run, tmp_path):
+    "Two links back at images/ (a -> ., b -> .): fastai's walk would never end; the check names them and stops"
+    r = breeds(tmp_path/'d'); os.symlink('.', r/'images'/'a'); os.symlink('.', r/'images'/'b')
+    with within(60): code, out, err = run('--data', r, '--check-only')
+    assert code == 1 and 'Symbolic links' in err and '16 images' in out, err[-2000:]
+    with within(60): code, out, err = run('--data', r, '--out', tmp_path/'out', *TRAIN)
+    assert code == 1 and 'Symbolic links' in err and 'Training:' not in out
+
+def test_summary_counts_photos_in_subfolders(run, tmp_path):
+    "Photos in subfolders of images/: '16 images among 17 files', not '16 images among 9 files'"
+    r = breeds(tmp_path/'d')
+    (r/'images'/'more').mkdir()
+    for f in sorted((r/'images').glob('pug_*.jpg')): f.rename(r/'images'/'more'/f.name)
+    (r/'images'/'more'/'notes.txt').write_text('not a photo')
+    assert pl_photos.pets_summary(r)['n_files'] == 17
+    code, out, err = run('--data', r, '--check-only')
+    assert code == 0 and '16 images of 2 breeds (0 cats, 16 dogs) among 17 files' in out, out[-2000:]
+
+def test_one_walker_for_the_check_the_summary_and_predict():
+    "predict keeps no walker of its own: it uses petlesson.photos' image_files"
+    import petlesson.predict as predict
+    assert not hasattr(predict, '_image_files') and predict.image_files is pl_photos.image_files
+
 def test_predict_does_not_walk_symlink_loops(run, tiny_model, tmp_path):
     folder = tmp_path/'photos'; folder.mkdir(); _photo(folder/'pug_1.jpg')
     os.symlink('.', folder/'a'); os.symlink('.', folder/'b')
@@ -494,3 +530,106 @@ def test_predict_files_refuses_a_batch_of_zero(tiny_learner, tmp_path):
 def test_predict_paths_under_an_unknown_user_are_sentences(run, tiny_model):
     code, _, err = run('predict', '~no_such_user_petlesson/model.pkl', 'x.jpg')
     assert code == 1 and "no user 'no_such_user_petlesson'" in err and 'Traceback' not in err
+
+# ---------------------------------------------------------------- issue 27, round 3: the check, the cache, the Python API, one data source
+def test_exif_orientation_0_is_not_a_rotation(run, tmp_path):
+    "EXIF orientations run from 1 (upright) to 8; 0 is no orientation at all, and the photo loads as it is"
+    r = breeds(tmp_path/'d'); rotated_photo(r/'images'/'pug_9.jpg', orientation=0)
+    code, out, err = run('--data', r, '--check-only')
+    assert code == 0 and 'no problems' in out and 'stored on their side' not in out, out[-2000:]
+    assert check_images(r).rotated == [] and load_pet_image(r/'images'/'pug_9.jpg').size == (40, 20)
+
+def test_renamed_breeds_never_load_stale_weights(run, tmp_path):
+    "pug_* renamed Bengal_*, rerun with --cache: trained again on the new names, never the pugs' weights with the labels swapped"
+    r = breeds(tmp_path/'d')
+    code, out, err = run('--data', r, '--out', tmp_path/'one', '--cache', *TRAIN)
+    assert code == 0 and 'Saved trained weights' in out, err[-2000:]
+    for f in (r/'images').glob('pug_*'): f.rename(f.with_name(f.name.replace('pug', 'Bengal')))
+    code, out, err = run('--data', r, '--out', tmp_path/'two', '--cache', *TRAIN)
+    assert code == 0 and 'Loaded trained weights' not in out, err[-2000:]
+    assert json.loads((tmp_path/'two'/'metrics.json').read_text())['from_cache'] is False
+
+def test_cached_weights_of_other_breeds_are_never_loaded(tmp_path, monkeypatch, capsys):
+    "Even under one key (here forced), a cache file whose breeds differ from the data's is not loaded"
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path/'cache'))
+    monkeypatch.setattr(pl_training, '_data_id', lambda src: 'the same key for any data')
+    r, tiny = breeds(tmp_path/'d'), dict(size=32, bs=4, freeze_epochs=1, seed=0)
+    first = pl_training.trained_pets_learner(r, **tiny)
+    for f in (r/'images').glob('pug_*'): f.rename(f.with_name(f.name.replace('pug', 'Bengal')))
+    second = pl_training.trained_pets_learner(r, **tiny)
+    assert second.cache_path == first.cache_path and not second.from_cache and list(second.dls.vocab) == ['Bengal', 'beagle']
+    assert 'trained on other breeds than these: training again' in capsys.readouterr().out
+
+def test_cache_key_follows_the_images(tmp_path):
+    "The key changes when a photo is renamed, replaced or added, not when nothing changed"
+    r = breeds(tmp_path/'d')
+    key = lambda: pl_training.learner_cache_path(pl_pets.data_source(r), size=32)
+    first = key()
+    assert key() == first
+    (r/'images'/'pug_1.jpg').rename(r/'images'/'Bengal_1.jpg'); renamed = key()
+    Image.new('RGB', (30, 30)).save(r/'images'/'Bengal_1.jpg'); replaced = key()
+    Image.new('RGB', (30, 30)).save(r/'images'/'pug_99.jpg'); added = key()
+    assert len({first, renamed, replaced, added}) == 4
+
+def test_full_cache_disk_keeps_the_training(run, tmp_path, monkeypatch):
+    "torch's RuntimeError for a full disk while the weights go into the cache: a warning naming the folder and PETLESSON_CACHE, and the run goes on"
+    cache, save = tmp_path/'cache', torch.save
+    monkeypatch.setenv(CACHE_ENV, str(cache))
+    def full(obj, f, *a, **k):
+        if isinstance(f, (str, Path)) and Path(f).is_relative_to(cache/'learners'):
+            raise RuntimeError('[enforce fail at inline_container.cc:626] . PytorchStreamWriter failed writing file data/3: file write failed')
+        return save(obj, f, *a, **k)
+    monkeypatch.setattr(torch, 'save', full)
+    code, out, err = run('--data', breeds(tmp_path/'d'), '--out', tmp_path/'out', '--cache', *TRAIN)
+    assert code == 0 and 'Traceback' not in err and 'enforce fail' not in err, err[-2000:]
+    assert f"petlesson: warning: the trained weights could not be saved in {cache/'learners'}, the folder that {CACHE_ENV} chooses (No space left on device)" in err
+    assert (tmp_path/'out'/'model.pkl').exists() and not list((cache/'learners').glob('*.pth'))
+
+@pytest.mark.parametrize('call,kw,phrase', [
+    ('pets_dataloaders', dict(bs='16'), "bs must be a whole number, got '16'"),
+    ('pets_dataloaders', dict(bs=-4), 'bs must be positive, got -4'),
+    ('pets_dataloaders', dict(valid_pct=1.5), 'valid_pct must be below 1, got 1.5'),
+    ('pets_dataloaders', dict(size='64'), "size must be a whole number, got '64'"),
+    ('pets_dataloaders', dict(seed=None), 'seed must be a whole number, got None'),
+    ('trained_pets_learner', dict(bs=1), 'bs must be at least 2: batch normalisation needs two or more images in a batch'),
+    ('trained_pets_learner', dict(freeze_epochs=1.5), 'freeze_epochs must be a whole number, got 1.5'),
+    ('trained_pets_learner', dict(lr=-1.), 'lr must be a finite number above 0'),
+    ('trained_pets_learner', dict(lr=0.), 'lr must be a finite number above 0'),
+    ('trained_pets_learner', dict(bs=64), 'bs=64 is larger than the training set (13 images)'),
+])
+def test_the_python_api_names_the_bad_argument(tmp_path, monkeypatch, call, kw, phrase):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path/'cache'))
+    f = pl_pets.pets_dataloaders if call == 'pets_dataloaders' else pl_training.trained_pets_learner
+    with pytest.raises((TypeError, ValueError)) as e: f(breeds(tmp_path/'d'), **kw)
+    assert phrase in str(e.value) and 'Assertion' not in type(e.value).__name__
+
+def test_pets_dataloaders_refuses_an_empty_validation_split(tmp_path):
+    with pytest.raises(ValueError, match=r'int\(0.2 x 4\) = 0'): pl_pets.pets_dataloaders(breeds(tmp_path/'d', {'beagle': 2, 'pug': 2}), size=16, bs=2)
+
+def test_predict_files_refuses_no_breeds(tiny_learner, tmp_path):
+    from petlesson.predict import predict_files
+    with pytest.raises(ValueError, match='k must be a whole number of at least 1'): predict_files(tiny_learner, [_photo(tmp_path/'pug_1.jpg')], k=0)
+
+def test_the_command_resolves_the_source_once(run, tmp_path, monkeypatch):
+    "The data step's DataSource is what the training takes: the source is resolved once, not once per step"
+    resolve, asked, got = pl_pets._resolve_root, [], []
+    monkeypatch.setattr(pl_pets, '_resolve_root', lambda a: asked.append(a) or resolve(a))
+    def train(source, *a, **k): got.append(source); raise ValueError('stopped before training')
+    monkeypatch.setattr(cli, 'train_step', train)
+    code, out, err = run('--data', breeds(tmp_path/'d'), '--out', tmp_path/'out', *TRAIN)
+    assert code == 1 and 'stopped before training' in err and len(asked) == 1 and isinstance(got[0], pl_pets.DataSource)
+
+def test_the_command_has_one_presize_rule(monkeypatch):
+    monkeypatch.setenv('PETLESSON_SIZES', 'cpu')
+    assert not hasattr(cli, '_presize_for')
+    assert [cli.command_sizes(s)[0] for s in (32, 33, 64, 128, 224)] == [pl_pets.presize_for(s) for s in (32, 33, 64, 128, 224)]
+    assert cli.command_sizes(224) == (320, 224)
+
+def test_a_cache_that_cannot_hold_learners_keeps_the_training(tmp_path, monkeypatch, capsys):
+    "learners/ in the cache is a file: no lock, no save, one warning naming PETLESSON_CACHE, and the trained learner returned"
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path/'cache'))
+    (tmp_path/'cache').mkdir(); (tmp_path/'cache'/'learners').write_text('not a folder')
+    learn = pl_training.trained_pets_learner(breeds(tmp_path/'d'), size=32, bs=4, freeze_epochs=1, seed=0)
+    err = capsys.readouterr().err
+    assert learn.cache_path is None and len(learn.epoch_table) == 1
+    assert 'petlesson: warning: the trained weights could not be saved in' in err and CACHE_ENV in err and 'Traceback' not in err
