@@ -1,4 +1,4 @@
-"""The book's softmax, log-likelihood and cross-entropy run on the activations of a pets model trained with lesson 02's recipe, rebuilt from scratch and checked against PyTorch; then a softmax-temperature explorer, and temperature scaling of the same model.
+"""The book's softmax, log-likelihood and cross-entropy, run live on its toy batch and on the pets model of lesson 02; rebuilt from scratch and checked against PyTorch; then a softmax-temperature explorer, and what temperature scaling does to the same model.
 
 Docs: https://petlesson.github.io/petlesson/cross_entropy.html.md"""
 

@@ -17,10 +17,10 @@ from .grading import (Verdict, Choice, YES_NO, Numbers, Value, Exact, RegexTask,
 
 # %% auto #0
 __all__ = ['PET_FILE_NAMES', 'NOT_PET_FILE_NAMES', 'BEAR_ACTIVATIONS', 'BOOK_BATCH_RESAMPLINGS', 'QUESTIONS', 'RESEARCH',
-           'BOOK_NOTEBOOK', 'BOOK_RESULTS', 'NOTEBOOK', 'EXERCISES', 'try_it', 'question', 'check_answer',
-           'question_markdown', 'show_question', 'quiz_widget', 'ResearchTask', 'show_research', 'compare_to_book',
-           'recipe_commands', 'computing_cells', 'add_exercise', 'get_exercise', 'exercise', 'check_exercise',
-           'exercises']
+           'BOOK_NOTEBOOK', 'BOOK_RESULTS', 'NOTEBOOK', 'EXERCISES', 'try_it', 'BOOK_MOST_CONFUSED', 'question',
+           'check_answer', 'question_markdown', 'show_question', 'quiz_widget', 'ResearchTask', 'show_research',
+           'compare_to_book', 'recipe_commands', 'computing_cells', 'add_exercise', 'get_exercise', 'exercise',
+           'check_exercise', 'exercises']
 
 # %% ../nbs/16_questions.ipynb #12149821
 PET_FILE_NAMES = tuple(f'{b}_{n}.jpg' for b in BREEDS for n in (9, 27, 111, 173))   # Real image names: these four numbers exist for every breed
@@ -608,6 +608,49 @@ add_exercise(Exercise('01.presize',
     f"**{_presize_rule(_PRESIZE_SIZE)}**: {_PRESIZE_SIZE} x 10/7 = {_PRESIZE_SIZE * 10 / 7:.1f}, which is "
     f"{_PRESIZE_SIZE * 10 / 7 / 32:.2f} times 32; the nearest multiple of 32 is {_presize_rule(_PRESIZE_SIZE)}."))
 
+# %% ../nbs/16_questions.ipynb #df296af6
+add_exercise(Exercise('02.loss',
+    "We never passed a loss to `vision_learner`. Print `learn.loss_func` in lesson 02: which loss did fastai pick for the pets, "
+    "whose label is one breed out of 37 (a `CategoryBlock`)? One of: CrossEntropyLossFlat, BCEWithLogitsLossFlat, MSELossFlat, error_rate.",
+    Choice(('CrossEntropyLossFlat', 'BCEWithLogitsLossFlat', 'MSELossFlat', 'error_rate'), 'CrossEntropyLossFlat',
+           why_not={'BCEWithLogitsLossFlat': "that is the loss of a `MultiCategoryBlock` (several labels per image, a sigmoid per class); "
+                                             "a `CategoryBlock` has one label, so one softmax over the 37 breeds.",
+                    'MSELossFlat': 'that is the loss of a `RegressionBlock`, for numbers; a breed is a category.',
+                    'error_rate': 'that is the metric we asked for: it does not change when the weights change a little, so SGD cannot use it.'},
+           aliases={'CrossEntropyLossFlat': r'\bcross ?entropy', 'BCEWithLogitsLossFlat': r'\bbce|binary cross', 'MSELossFlat': r'\bmse\b|mean squared'}),
+    "`learn.loss_func` prints `FlattenedLoss of CrossEntropyLoss()`: **CrossEntropyLossFlat**. `vision_learner` takes the loss from the "
+    "data: the `CategoryBlock` says its loss is `CrossEntropyLossFlat` (`learn.dls.train_ds.loss_func` shows it), softmax then minus the "
+    "log of the right breed's probability. `error_rate` is the metric: it is what a person reads, not what the optimiser follows.",
+    hints=((r'\bmetric\b', 'the metric (error_rate) is for you to read; the loss is what the gradients come from.'),)));
+
+# %% ../nbs/16_questions.ipynb #346e3ec5
+BOOK_MOST_CONFUSED = (('american_pit_bull_terrier', 'staffordshire_bull_terrier', 10), ('Ragdoll', 'Birman', 8), ('Siamese', 'Birman', 6),
+                      ('Bengal', 'Egyptian_Mau', 5), ('american_pit_bull_terrier', 'american_bulldog', 5))   # fastbook 05_pet_breeds.ipynb at 0402350
+add_exercise(Exercise('02.confused',
+    "In the chapter, `interp.most_confused(min_val=5)` starts with `" + repr(list(BOOK_MOST_CONFUSED)) + "`. In its most frequent "
+    "mistake, which breed did the model **predict**? Type the breed's name as fastai prints it.",
+    Exact(('staffordshire_bull_terrier',), pitfalls={
+        'american_pit_bull_terrier': "that is the actual breed of those photos: `most_confused` lists (actual, predicted, count), "
+                                      "so the second name is what the model said.",
+        'Ragdoll': 'that is the second most frequent mistake (8 photos); the list is sorted by count, largest first.',
+        'Birman': 'that is the second most frequent mistake (8 photos); the list is sorted by count, largest first.'}),
+    "The first tuple, `('american_pit_bull_terrier', 'staffordshire_bull_terrier', 10)`, reads: 10 validation photos of American "
+    "pit bull terriers were predicted as **staffordshire_bull_terrier**. The order is (actual, predicted, count), the list sorted by "
+    "count; the same pair is also the darkest cell off the diagonal of the confusion matrix (row: actual, column: predicted)."));
+
+# %% ../nbs/16_questions.ipynb #8965db17
+_ERR_EXAMPLE, _N_VALID_EXAMPLE = 0.297297, 74
+add_exercise(Exercise('02.photos',
+    f"An epoch table shows `error_rate` {_ERR_EXAMPLE} on a validation set of {_N_VALID_EXAMPLE} photos. How many validation photos "
+    "did the model get wrong? Give a whole number.",
+    Numbers(values=(round(_ERR_EXAMPLE * _N_VALID_EXAMPLE),), rtol=0, atol=0.01, pitfalls=(
+        ((_N_VALID_EXAMPLE - round(_ERR_EXAMPLE * _N_VALID_EXAMPLE),), 'that is the number it got right; the error rate is the share it got wrong.'),
+        ((round(_ERR_EXAMPLE * 100, 1),), 'that is the error rate as a percentage; multiply the rate by the number of validation photos.'),
+        ((round(_ERR_EXAMPLE * 100),), 'that is the error rate as a percentage; multiply the rate by the number of validation photos.'))),
+    f"error_rate is (photos wrong) / (validation photos), so photos wrong = {_ERR_EXAMPLE} × {_N_VALID_EXAMPLE} = "
+    f"**{round(_ERR_EXAMPLE * _N_VALID_EXAMPLE)}**. With {_N_VALID_EXAMPLE} photos one photo is {1/_N_VALID_EXAMPLE:.1%} of the rate: "
+    "read the rates of a small validation set in whole photos."));
+
 # %% ../nbs/16_questions.ipynb #b46d3cd9
 _SOFTMAX_ACTS = (1.5, -0.5, 0.3)
 _sm3, _exp3 = _softmax(_SOFTMAX_ACTS), np.exp(_SOFTMAX_ACTS)
@@ -622,3 +665,51 @@ add_exercise(Exercise('03.softmax',
     f"exp: {', '.join(f'{v:.2f}' for v in _exp3)}; their sum is {_exp3.sum():.2f}; softmax divides each exp by the sum: "
     f"**{', '.join(f'{v:.2f}' for v in _sm3)}**. In code: `torch.softmax(torch.tensor([{', '.join(map(str, _SOFTMAX_ACTS))}]), 0)`.",
     hints=((r'\bsigmoid\b', 'sigmoid judges each class alone; softmax divides each exp by the sum of all of them.'),)));
+
+# %% ../nbs/16_questions.ipynb #01fdb021
+_PICK_PROBS, _PICK_TARG = ((0.7, 0.2, 0.1), (0.1, 0.3, 0.6), (0.25, 0.5, 0.25)), (2, 1, 0)
+_rows = range(len(_PICK_TARG))
+add_exercise(Exercise('03.pick',
+    f"Three images, three classes: `sm_acts = tensor({[list(r) for r in _PICK_PROBS]})`, `targ = tensor({list(_PICK_TARG)})` and "
+    "`idx = range(3)`. Without running it, what does `sm_acts[idx, targ]` give? Three numbers, in order.",
+    Numbers(values=tuple(_PICK_PROBS[i][t] for i, t in zip(_rows, _PICK_TARG)), rtol=0, atol=0.001, pitfalls=(
+        (tuple(-_PICK_PROBS[i][t] for i, t in zip(_rows, _PICK_TARG)), "that is `-sm_acts[idx, targ]`, what `F.nll_loss` returns; the pick itself is positive."),
+        (tuple(max(r) for r in _PICK_PROBS), "that is each row's largest probability (the prediction); the pick takes the target's column, right or wrong."),
+        (tuple(r[0] for r in _PICK_PROBS), "that is column 0 of every row; the k-th row takes column `targ[k]`."),
+        (tuple(_PICK_PROBS[t][i] for i, t in zip(_rows, _PICK_TARG)), "that is `sm_acts[targ, idx]`: the first index picks the row (the image), the second the column (the class)."),
+        (tuple(_PICK_PROBS[i][i] for i in _rows), "that is the diagonal, `sm_acts[idx, idx]`; the column comes from `targ`."))),
+    "Row k, column `targ[k]`: row 0 column 2 is 0.1, row 1 column 1 is 0.3, row 2 column 0 is 0.25: **0.1, 0.3, 0.25**, the "
+    "probability each image gave its right class. `F.nll_loss(sm_acts, targ, reduction='none')` gives the same numbers negated; "
+    "cross-entropy takes the log first: `-sm_acts[idx, targ].log()`."));
+
+# %% ../nbs/16_questions.ipynb #4c979a3e
+_ROW_ACTS, _ROW_TARG = (2.0, 0.5, -1.0), 1
+_row_p = _softmax(_ROW_ACTS)
+add_exercise(Exercise('03.row_loss',
+    f"One image has the activations {', '.join(map(str, _ROW_ACTS))} for classes 0, 1 and 2, and its target is class {_ROW_TARG}. "
+    "What is its cross-entropy loss? One number, to two decimals (natural log).",
+    Value(numbers=(float(-np.log(_row_p[_ROW_TARG])),), pitfalls=(
+        (float(_row_p[_ROW_TARG]), 'that is the probability of the target; the loss is minus its log.'),
+        (float(-_row_p[_ROW_TARG]), 'that is what `nll_loss` gives on probabilities; cross-entropy takes the log of the probability first.'),
+        (float(np.log(_row_p[_ROW_TARG])), 'that is the log of the probability; the loss is minus it (a positive number).'),
+        (float(-np.log(_row_p[0])), 'that is the loss for class 0, the largest activation; the target is class 1, counting from 0.'),
+        (float(-np.log(_row_p[2])), 'that is the loss for class 2; classes count from 0, so class 1 is the middle activation.'))),
+    f"exp: {', '.join(f'{v:.3f}' for v in np.exp(_ROW_ACTS))}, sum {np.exp(_ROW_ACTS).sum():.3f}; the target's probability is "
+    f"{np.exp(_ROW_ACTS)[_ROW_TARG]:.3f} / {np.exp(_ROW_ACTS).sum():.3f} = {_row_p[_ROW_TARG]:.4f}; the loss is "
+    f"-log({_row_p[_ROW_TARG]:.4f}) = **{-np.log(_row_p[_ROW_TARG]):.2f}**. In code: "
+    f"`F.cross_entropy(tensor([[{', '.join(map(str, _ROW_ACTS))}]]), tensor([{_ROW_TARG}]))`."));
+
+# %% ../nbs/16_questions.ipynb #5ad7320c
+_TEMP_ACTS, _TEMP = (2.0, 0.0), 2.0
+add_exercise(Exercise('03.temperature',
+    f"The activations {', '.join(map(str, _TEMP_ACTS))} give the softmax {', '.join(f'{v:.2f}' for v in _softmax(_TEMP_ACTS))}. "
+    f"What does the softmax at temperature T = {_TEMP:g} give? Two probabilities, to two decimals.",
+    Numbers(values=tuple(np.round(_softmax(np.divide(_TEMP_ACTS, _TEMP)), 2)), rtol=0, atol=0.006, pitfalls=(
+        (tuple(_softmax(np.multiply(_TEMP_ACTS, _TEMP))), 'you multiplied the activations by T; a temperature divides them (T > 1 flattens).'),
+        (tuple(_softmax(_TEMP_ACTS)), 'that is the softmax at T = 1; divide the activations by T first.'),
+        (tuple(_softmax(_TEMP_ACTS) / _TEMP), 'you divided the probabilities; divide the activations, then take the softmax (the result still sums to 1).'))),
+    f"Divide first: {', '.join(f'{v:g}' for v in np.divide(_TEMP_ACTS, _TEMP))}; softmax: "
+    f"**{', '.join(f'{v:.2f}' for v in _softmax(np.divide(_TEMP_ACTS, _TEMP)))}**. A temperature above 1 flattens the distribution "
+    "(the order of the classes, and so the prediction, stays); below 1 it sharpens it. In code: "
+    f"`torch.softmax(tensor([{', '.join(map(str, _TEMP_ACTS))}]) / {_TEMP:g}, 0)`.",
+    hints=((r'\bsharp', f'a temperature above 1 flattens the distribution: the largest probability goes down.'),)));
