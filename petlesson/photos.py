@@ -1,4 +1,4 @@
-"""The 37 breeds, where the real photos come from and how the sample is assembled from them, the file-name labeller, and the check that reads every image of a folder before training.
+"""The breeds, where the real photos come from and how the sample is assembled from them, the file-name labeller, and the check that reads every image of a folder before training.
 
 Docs: https://petlesson.github.io/petlesson/photos.html.md"""
 

@@ -1,4 +1,4 @@
-"""The 23 questions and two research tasks at the end of chapter 5 in our words, each with its model answer, where it is taught and how it is checked; and the bank of "Try it" exercises of lessons 00 to 05.
+"""The questions and the two research tasks at the end of chapter 5 in our words, each with its model answer, where it is taught and how it is checked; and the bank of "Try it" exercises of lessons 00 to 05.
 
 Docs: https://petlesson.github.io/petlesson/questions.html.md"""
 
