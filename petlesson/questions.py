@@ -713,3 +713,79 @@ add_exercise(Exercise('03.temperature',
     "(the order of the classes, and so the prediction, stays); below 1 it sharpens it. In code: "
     f"`torch.softmax(tensor([{', '.join(map(str, _TEMP_ACTS))}]) / {_TEMP:g}, 0)`.",
     hints=((r'\bsharp', f'a temperature above 1 flattens the distribution: the largest probability goes down.'),)));
+
+# %% ../nbs/16_questions.ipynb #245dacc6
+_HEAD_LR, _RATIO = 1e-3, 10
+_RATES3 = tuple(_HEAD_LR / _RATIO**k for k in (2, 1, 0))   # first group first
+add_exercise(Exercise('05.rates',
+    f"A model has three parameter groups, like the book's ResNet-34: the early body, the late body and the head. The head should "
+    f"train at {_HEAD_LR:g}, and each group at a rate {_RATIO} times smaller than the group after it. Give the three rates, "
+    "first group first (and, for yourself: which `slice` gives them?).",
+    Numbers(values=_RATES3, rtol=0.02, pitfalls=(
+        (_RATES3[::-1], 'that is the head first; the first group, the earliest layers, gets the smallest rate.'),
+        ((_RATES3[0], (_RATES3[0] + _RATES3[2]) / 2, _RATES3[2]), 'that middle rate is halfway on a linear scale; '
+         'the rates step by the same factor from group to group (evenly on a log scale), as fastai spreads a slice.'),
+        ((_HEAD_LR / _RATIO, _HEAD_LR / _RATIO, _HEAD_LR), f'that is what `slice({_HEAD_LR:g})` gives (every group but the last at a '
+         f'tenth); here each group is {_RATIO} times below the next, so the first is {_RATIO}x{_RATIO} below the head.'))),
+    f"From the head backwards, divide by {_RATIO} each time: **{', '.join(f'{r:g}' for r in _RATES3)}**. That is "
+    f"`slice({_RATES3[0]:g}, {_RATES3[2]:g})` for three groups: fastai gives the first group the lower end, the last the upper end, "
+    "and the groups between rates spread geometrically (evenly on a log scale): "
+    f"`learn.fit_one_cycle(n, lr_max=slice({_RATES3[0]:g}, {_RATES3[2]:g}))`.",
+    hints=((r'\bslice\b', 'give the three numbers themselves, first group first, not the slice.'),)));
+
+# %% ../nbs/16_questions.ipynb #b16d02ad
+_FT_STEPS = {1: "`fit_one_cycle(2, slice(base_lr/200, base_lr/2))`: everything, two epochs",
+             2: "`unfreeze()`",
+             3: "`fit_one_cycle(1, slice(base_lr), pct_start=0.99)`: the head, one epoch",
+             4: "`freeze()`"}
+_FT_ORDER = (4, 3, 2, 1)
+add_exercise(Exercise('05.finetune',
+    "`learn.fine_tune(2)` runs four steps (with its defaults `freeze_epochs=1`, `lr_mult=100`, and the rate halved for the second "
+    "run). Give their numbers in the order `fine_tune` runs them: " + '; '.join(f'({k}) {v}' for k, v in _FT_STEPS.items()) + '.',
+    Numbers(values=_FT_ORDER, rtol=0, atol=0.1, pitfalls=(
+        ((2, 1, 4, 3), 'the new head is random at first: fine_tune trains it with the body frozen before it unfreezes anything.'),
+        ((4, 2, 3, 1), 'unfreezing before the head\'s epoch would train the pretrained body with the random head\'s large rate.'),
+        ((4, 3, 1, 2), 'the second fit must come after `unfreeze()`, or the body never trains.'),
+        ((3, 4, 2, 1), '`learn` has to be frozen before the head\'s epoch (a fresh `vision_learner` already is, but fine_tune makes sure).'))),
+    "**4, 3, 2, 1**: `freeze()`, the head for `freeze_epochs` (one) with `pct_start=0.99`, then `base_lr /= 2`, `unfreeze()`, and "
+    "`fit_one_cycle(epochs, slice(base_lr/lr_mult, base_lr))` for the whole network: three epochs in all. "
+    "`learn.fine_tune??` (or `inspect.getsource(Learner.fine_tune)`) shows it.",
+    hints=((r'\b[a-d]\b.*\b[a-d]\b', 'answer with the step numbers 1 to 4, in the order they run.'),)));
+
+# %% ../nbs/16_questions.ipynb #3b5e3e22
+_EPOCH_TABLE = ((2.912, 1.953, 0.412), (1.621, 1.081, 0.284), (0.984, 0.832, 0.230), (0.611, 0.741, 0.203),
+                (0.402, 0.772, 0.216), (0.271, 0.811, 0.216), (0.193, 0.842, 0.230), (0.162, 0.853, 0.223))
+_BEST_ROW = min(range(len(_EPOCH_TABLE)), key=lambda i: _EPOCH_TABLE[i][1])
+_TABLE_TEXT = '\n'.join(['epoch  train_loss  valid_loss  error_rate'] +
+                        [f'{i:<5}  {t:<10.3f}  {v:<10.3f}  {e:.3f}' for i, (t, v, e) in enumerate(_EPOCH_TABLE)])
+add_exercise(Exercise('05.epochs',
+    f"A `fit_one_cycle({len(_EPOCH_TABLE)}, 3e-3)` printed this table:\n\n```\n{_TABLE_TEXT}\n```\n\nFollowing the book, you train a "
+    "new model from scratch with `fit_one_cycle(n, 3e-3)`. Which `n`?",
+    Value(numbers=(_BEST_ROW + 1,), atol=0.01, pitfalls=(
+        (_BEST_ROW, f'fastai counts epochs from 0: the row labelled {_BEST_ROW} is epoch number {_BEST_ROW + 1}.'),
+        (len(_EPOCH_TABLE), 'the training loss is lowest at the end, but the validation loss and the error rate got worse '
+         f'after row {_BEST_ROW}: the model started to overfit.'),
+        (len(_EPOCH_TABLE) - 1, 'that is the last row; the validation loss and the error rate were best earlier.'))),
+    f"**{_BEST_ROW + 1}**. The validation loss is lowest ({_EPOCH_TABLE[_BEST_ROW][1]}) in the row labelled {_BEST_ROW}, and so is "
+    f"the error rate ({_EPOCH_TABLE[_BEST_ROW][2]}); after it both get worse while the training loss keeps falling: overfitting. "
+    f"fastai counts from 0, so that row is the {_BEST_ROW + 1}th epoch. Retraining for {_BEST_ROW + 1} epochs lets 1cycle's "
+    "schedule end, with its low rates, where the model was best, which stopping the long run early would not.",
+    hints=((r'early stop', 'under 1cycle, stopping early keeps weights trained at a high rate; the book retrains for the right count.'),)));
+
+# %% ../nbs/16_questions.ipynb #a123311d
+_UNFREEZE = ('every parameter trainable', 'the learning rates', 'a new head', 'the batch-norm statistics')
+add_exercise(Exercise('05.unfreeze',
+    "After `learn.fit_one_cycle(3, 3e-3)` on a fresh `vision_learner`, you call `learn.unfreeze()`. What does that change? One of: "
+    + '; '.join(f'*{o}*' for o in _UNFREEZE) + '.',
+    Choice(options=_UNFREEZE, correct=_UNFREEZE[0], why_not={
+        _UNFREEZE[1]: "unfreeze sets no rate: the next `fit_one_cycle` gives each parameter group its rate (one number, or a slice). "
+                      "That is why the book runs the finder again after unfreezing.",
+        _UNFREEZE[2]: "the head stays, trained; unfreeze only lets the body's weights train too.",
+        _UNFREEZE[3]: "the statistics are not touched by unfreeze; in training mode a batch-norm layer updates them whether its weights "
+                      "are frozen or not (fastai's `BnFreeze` callback is what keeps them)."},
+        aliases={_UNFREEZE[0]: r'trainab|requires.?grad|all (?:the )?(?:layers|parameters|weights|groups)',
+                 _UNFREEZE[1]: r'learning rate|\blr\b', _UNFREEZE[2]: r'new head|head is (?:re|replac)',
+                 _UNFREEZE[3]: r'batch.?norm|statistic'}),
+    "**Every parameter trainable**: `unfreeze()` is `freeze_to(0)`, which sets `requires_grad` on every parameter group, so the "
+    "next `fit` updates the pretrained body as well as the head. It sets no rate (the next fit does; hence a new `lr_find`), keeps "
+    "the trained head, and leaves batch-norm statistics alone."));

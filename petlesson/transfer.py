@@ -1,4 +1,4 @@
-"""Unfreezing, discriminative learning rates, how many epochs, bigger EfficientNets and mixed precision: the second half of chapter 5, each step measured side by side on the real photos.
+"""Unfreezing, discriminative learning rates, how many epochs, a deeper model and mixed precision: the second half of chapter 5, run live, then measured side by side on the real photos.
 
 Docs: https://petlesson.github.io/petlesson/transfer_learning.html.md"""
 
@@ -34,10 +34,10 @@ from .training import _features_key
 from .lr import lr_range_test, LRCurve
 
 # %% auto #0
-__all__ = ['BodyBnFreeze', 'body_stages', 'stage_costs', 'frozen_batches', 'body_features', 'top_learner', 'seed_summary',
-           'run_once', 'HyperRecorder', 'keep_random_state', 'fine_tune_by_hand', 'spread_lrs', 'param_groups_table',
-           'epoch_history', 'overfitting_signs', 'CPUMixedPrecision', 'mixed_precision', 'model_cost',
-           'fastest_in_turns']
+__all__ = ['BodyBnFreeze', 'body_stages', 'stage_costs', 'frozen_batches', 'body_features', 'seed_summary', 'run_once',
+           'top_learner', 'spread_lrs', 'param_groups_table', 'epoch_history', 'overfitting_signs', 'model_cost',
+           'fastest_in_turns', 'CPUMixedPrecision', 'mixed_precision', 'HyperRecorder', 'keep_random_state',
+           'fine_tune_by_hand']
 
 # %% ../nbs/05_transfer_learning.ipynb #294b4383
 class BodyBnFreeze(Callback):
@@ -120,33 +120,6 @@ def body_features(learn:Learner, # A `vision_learner`; its body runs in eval mod
     if cache: save_atomically(out, fn)
     return out
 
-# %% ../nbs/05_transfer_learning.ipynb #67098636
-def top_learner(learn:Learner, # The full learner whose late body and head are copied
-                feats:dict, # Output of `body_features(learn, cut=...)`
-                head:nn.Module|None=None, # A trained head to start from (a `head_learner`'s model); None: a fresh one
-                bs:int=16, # Batch size
-                seed:int=42, # Seed of the fresh head, the dropout and the shuffling
-                keep_bn_stats:bool=True, # Keep the body's batch-norm statistics once unfrozen (`BodyBnFreeze`); False: fastai's `BnFreeze` only
-                **kwargs # Further arguments to `Learner` (`cbs`, `metrics`, ...)
-               )->Learner:
-    "A frozen `Learner` over stored activations: the body's stages from `feats['cut']` on, then the head; `unfreeze` trains the late body"
-    if not feats.get('cut'): raise ValueError("These features were computed without a cut: use body_features(learn, cut='blocks.5'), for example")
-    stages = body_stages(learn)
-    set_seed(seed, reproducible=True)
-    model = nn.Sequential(deepcopy(nn.Sequential(*list(stages.values())[list(stages).index(feats['cut']):])), deepcopy(learn.model[1]))
-    for m in model[1].modules():
-        if hasattr(m, 'reset_parameters'): m.reset_parameters()   # a fresh head, initialised as `head_learner`'s
-    if head is not None: model[1][2:].load_state_dict(head.state_dict())
-    ds = {k: list(zip(*feats['at_cut'][k])) for k in ('train', 'valid')}
-    dls = DataLoaders(DataLoader(ds['train'], bs=bs, shuffle=True, drop_last=True), DataLoader(ds['valid'], bs=bs*2))
-    for i, dl in enumerate(dls.loaders): dl.rng = random.Random(seed + i)
-    cbs = [BnFreeze(), *([BodyBnFreeze()] if keep_bn_stats else []), *listify(kwargs.pop('cbs', None))]
-    kwargs.setdefault('metrics', error_rate)
-    top = Learner(dls, model, loss_func=learn.loss_func, splitter=lambda m: [params(m[0]), params(m[1])], train_bn=False,
-                  cbs=cbs, path=cache_dir()/'tmp', **kwargs)
-    top.freeze()
-    return top
-
 # %% ../nbs/05_transfer_learning.ipynb #7b6068df
 def seed_summary(errors, # Error rates of one recipe, one per seed
                  n_valid:int # Validation images, to express the error in photos
@@ -176,48 +149,32 @@ def run_once(fn, # Called with no arguments; returns what `torch.save` stores: n
     save_atomically(out, dest)
     return out
 
-# %% ../nbs/05_transfer_learning.ipynb #005100ce
-class HyperRecorder(Callback):
-    "Record the learning rate of every parameter group at every training batch (across several `fit` calls)"
-    order = 65   # after `ParamScheduler` (60) has set this batch's rates
-    def __init__(self): self.lrs, self.frozen = [], []
-    def before_batch(self):
-        if not self.training: return
-        self.lrs.append([h['lr'] for h in self.opt.hypers])
-        self.frozen.append(sum(not p.requires_grad for p in self.learn.model.parameters()))
-
-@contextlib.contextmanager
-def keep_random_state(learn:Learner|None=None # Also keep the shuffling state of this learner's data loaders
-                     ):
-    "Run a block (a range test, say) without changing the random numbers the code after it will draw"
-    states = random.getstate(), np.random.get_state(), torch.get_rng_state()
-    dl_states = [dl.rng.getstate() for dl in learn.dls.loaders] if learn is not None else []
-    try: yield
-    finally:
-        random.setstate(states[0]); np.random.set_state(states[1]); torch.set_rng_state(states[2])
-        if learn is not None:
-            for dl, s in zip(learn.dls.loaders, dl_states): dl.rng.setstate(s)
-
-def fine_tune_by_hand(learn:Learner, # A learner with a pretrained body, e.g. from `vision_learner`
-                      epochs:int, # Epochs with everything unfrozen
-                      base_lr:float=2e-3, # Rate of the frozen phase; the unfrozen phase uses half
-                      freeze_epochs:int=1, # Epochs with the body frozen
-                      lr_mult:float=100, # Ratio between the head's rate and the first layers' in the unfrozen phase
-                      pct_start:float=0.3, # Share of the unfrozen phase spent warming up
-                      div:float=5.0, # The unfrozen phase starts at its rate divided by `div`
-                      range_test:bool=True, # Run a range test after unfreezing (weights and random state untouched)
-                      **kwargs # Further arguments to `fit_one_cycle`, e.g. `cbs`
-                     )->LRCurve|None:
-    "`Learner.fine_tune` as separate steps, with an optional second range test in between; returns its curve"
-    if epochs < 1 or freeze_epochs < 0: raise ValueError(f"Need epochs >= 1 and freeze_epochs >= 0, got {epochs}, {freeze_epochs}")
-    learn.freeze()
-    if freeze_epochs: learn.fit_one_cycle(freeze_epochs, slice(base_lr), pct_start=0.99, **kwargs)
-    learn.unfreeze()
-    curve = None
-    if range_test:
-        with keep_random_state(learn): curve = lr_range_test(learn, num_it=max(30, len(learn.dls.train)), end_lr=1, seed=None)
-    learn.fit_one_cycle(epochs, slice(base_lr/2/lr_mult, base_lr/2), pct_start=pct_start, div=div, **kwargs)
-    return curve
+# %% ../nbs/05_transfer_learning.ipynb #67098636
+def top_learner(learn:Learner, # The full learner whose late body and head are copied
+                feats:dict, # Output of `body_features(learn, cut=...)`
+                head:nn.Module|None=None, # A trained head to start from (a `head_learner`'s model); None: a fresh one
+                bs:int=16, # Batch size
+                seed:int=42, # Seed of the fresh head, the dropout and the shuffling
+                keep_bn_stats:bool=True, # Keep the body's batch-norm statistics once unfrozen (`BodyBnFreeze`); False: fastai's `BnFreeze` only
+                **kwargs # Further arguments to `Learner` (`cbs`, `metrics`, ...)
+               )->Learner:
+    "A frozen `Learner` over stored activations: the body's stages from `feats['cut']` on, then the head; `unfreeze` trains the late body"
+    if not feats.get('cut'): raise ValueError("These features were computed without a cut: use body_features(learn, cut='blocks.5'), for example")
+    stages = body_stages(learn)
+    set_seed(seed, reproducible=True)
+    model = nn.Sequential(deepcopy(nn.Sequential(*list(stages.values())[list(stages).index(feats['cut']):])), deepcopy(learn.model[1]))
+    for m in model[1].modules():
+        if hasattr(m, 'reset_parameters'): m.reset_parameters()   # a fresh head, initialised as `head_learner`'s
+    if head is not None: model[1][2:].load_state_dict(head.state_dict())
+    ds = {k: list(zip(*feats['at_cut'][k])) for k in ('train', 'valid')}
+    dls = DataLoaders(DataLoader(ds['train'], bs=bs, shuffle=True, drop_last=True), DataLoader(ds['valid'], bs=bs*2))
+    for i, dl in enumerate(dls.loaders): dl.rng = random.Random(seed + i)
+    cbs = [BnFreeze(), *([BodyBnFreeze()] if keep_bn_stats else []), *listify(kwargs.pop('cbs', None))]
+    kwargs.setdefault('metrics', error_rate)
+    top = Learner(dls, model, loss_func=learn.loss_func, splitter=lambda m: [params(m[0]), params(m[1])], train_bn=False,
+                  cbs=cbs, path=cache_dir()/'tmp', **kwargs)
+    top.freeze()
+    return top
 
 # %% ../nbs/05_transfer_learning.ipynb #a7cd1fbd
 def spread_lrs(lr, # A number, `slice(hi)` or `slice(lo, hi)`
@@ -262,24 +219,6 @@ def overfitting_signs(hist:pd.DataFrame, # Output of `epoch_history`
                 valid_rose=rise > 0.01*hist.valid_loss.min(), metric_at_best=float(hist[metric][best]),
                 metric_end=float(hist[metric].iloc[-1]), metric_best=float(hist[metric].min()),
                 metric_best_epoch=int(hist[metric].idxmin()))
-
-# %% ../nbs/05_transfer_learning.ipynb #a4452093
-class CPUMixedPrecision(Callback):
-    "bfloat16 autocast on the CPU around the forward pass and the loss (no loss scaling: bfloat16 has float32's range)"
-    order = 10
-    def __init__(self, dtype=torch.bfloat16): self.dtype = dtype
-    def before_batch(self): self.ctx = torch.autocast('cpu', dtype=self.dtype); self.ctx.__enter__()
-    def after_pred(self): self.learn.pred = self.pred.float()   # the loss and metrics see float32
-    def after_loss(self): self.ctx.__exit__(None, None, None)
-    def after_cancel_batch(self):
-        if getattr(self, 'ctx', None) is not None: self.ctx.__exit__(None, None, None)
-
-def mixed_precision(learn:Learner # The learner to switch to mixed precision
-                   )->tuple:
-    "float16 with fastai's `to_fp16` on CUDA, else bfloat16 autocast on the CPU; returns (learn, what was done)"
-    if learn.dls.device is not None and torch.device(learn.dls.device).type == 'cuda': return learn.to_fp16(), 'fp16 (to_fp16, CUDA)'
-    learn.add_cb(CPUMixedPrecision())
-    return learn, 'bfloat16 autocast (CPU)'
 
 # %% ../nbs/05_transfer_learning.ipynb #d20047e4
 def model_cost(model:nn.Module, # The model to measure; a copy is measured, the model itself is left as it was
@@ -336,3 +275,64 @@ def fastest_in_turns(fns:dict, # name -> function of no arguments, e.g. one trai
     for _ in range(reps):
         for k, f in fns.items(): t0 = time.perf_counter(); f(); ts[k].append(time.perf_counter() - t0)
     return {k: min(v) for k, v in ts.items()}
+
+# %% ../nbs/05_transfer_learning.ipynb #a4452093
+class CPUMixedPrecision(Callback):
+    "bfloat16 autocast on the CPU around the forward pass and the loss (no loss scaling: bfloat16 has float32's range)"
+    order = 10
+    def __init__(self, dtype=torch.bfloat16): self.dtype = dtype
+    def before_batch(self): self.ctx = torch.autocast('cpu', dtype=self.dtype); self.ctx.__enter__()
+    def after_pred(self): self.learn.pred = self.pred.float()   # the loss and metrics see float32
+    def after_loss(self): self.ctx.__exit__(None, None, None)
+    def after_cancel_batch(self):
+        if getattr(self, 'ctx', None) is not None: self.ctx.__exit__(None, None, None)
+
+def mixed_precision(learn:Learner # The learner to switch to mixed precision
+                   )->tuple:
+    "float16 with fastai's `to_fp16` on CUDA, else bfloat16 autocast on the CPU; returns (learn, what was done)"
+    if learn.dls.device is not None and torch.device(learn.dls.device).type == 'cuda': return learn.to_fp16(), 'fp16 (to_fp16, CUDA)'
+    learn.add_cb(CPUMixedPrecision())
+    return learn, 'bfloat16 autocast (CPU)'
+
+# %% ../nbs/05_transfer_learning.ipynb #005100ce
+class HyperRecorder(Callback):
+    "Record the learning rate of every parameter group at every training batch (across several `fit` calls)"
+    order = 65   # after `ParamScheduler` (60) has set this batch's rates
+    def __init__(self): self.lrs, self.frozen = [], []
+    def before_batch(self):
+        if not self.training: return
+        self.lrs.append([h['lr'] for h in self.opt.hypers])
+        self.frozen.append(sum(not p.requires_grad for p in self.learn.model.parameters()))
+
+@contextlib.contextmanager
+def keep_random_state(learn:Learner|None=None # Also keep the shuffling state of this learner's data loaders
+                     ):
+    "Run a block (a range test, say) without changing the random numbers the code after it will draw"
+    states = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    dl_states = [dl.rng.getstate() for dl in learn.dls.loaders] if learn is not None else []
+    try: yield
+    finally:
+        random.setstate(states[0]); np.random.set_state(states[1]); torch.set_rng_state(states[2])
+        if learn is not None:
+            for dl, s in zip(learn.dls.loaders, dl_states): dl.rng.setstate(s)
+
+def fine_tune_by_hand(learn:Learner, # A learner with a pretrained body, e.g. from `vision_learner`
+                      epochs:int, # Epochs with everything unfrozen
+                      base_lr:float=2e-3, # Rate of the frozen phase; the unfrozen phase uses half
+                      freeze_epochs:int=1, # Epochs with the body frozen
+                      lr_mult:float=100, # Ratio between the head's rate and the first layers' in the unfrozen phase
+                      pct_start:float=0.3, # Share of the unfrozen phase spent warming up
+                      div:float=5.0, # The unfrozen phase starts at its rate divided by `div`
+                      range_test:bool=True, # Run a range test after unfreezing (weights and random state untouched)
+                      **kwargs # Further arguments to `fit_one_cycle`, e.g. `cbs`
+                     )->LRCurve|None:
+    "`Learner.fine_tune` as separate steps, with an optional second range test in between; returns its curve"
+    if epochs < 1 or freeze_epochs < 0: raise ValueError(f"Need epochs >= 1 and freeze_epochs >= 0, got {epochs}, {freeze_epochs}")
+    learn.freeze()
+    if freeze_epochs: learn.fit_one_cycle(freeze_epochs, slice(base_lr), pct_start=0.99, **kwargs)
+    learn.unfreeze()
+    curve = None
+    if range_test:
+        with keep_random_state(learn): curve = lr_range_test(learn, num_it=max(30, len(learn.dls.train)), end_lr=1, seed=None)
+    learn.fit_one_cycle(epochs, slice(base_lr/2/lr_mult, base_lr/2), pct_start=pct_start, div=div, **kwargs)
+    return curve
