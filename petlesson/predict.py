@@ -265,14 +265,18 @@ def open_image(src, # A path, the bytes of an image file, a PIL image, or an (H,
         raise ValueError(f"{name} is not an image that PIL can read ({type(e).__name__}: {_one_line(e)}); give a photo (JPEG, PNG, ...)") from None
 
 # %% ../nbs/17_predict.ipynb #4814ad81
+def _check_counts(**counts):
+    "Refuse, naming the argument, any count that is not a whole number of at least 1"
+    for arg, v in counts.items():
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{arg} must be a whole number of at least 1, got {v!r}")
+
 def predict_images(learn, # A pets learner, e.g. from `load_model`
                    images:list, # Photos (anything `open_image` takes)
                    k:int=3, # How many breeds to list per photo
                    bs:int=32 # Photos per batch
                   )->list:
     "For each photo a dict: its `k` most probable breeds, cat or dog (the summed probabilities of each species' breeds), every breed's probability"
-    for arg, v in (('k', k), ('bs', bs)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{arg} must be a whole number of at least 1, got {v!r}")
+    _check_counts(k=k, bs=bs)
     vocab = list(learn.dls.vocab)
     is_cat = torch.tensor([pet_species(b) == 'cat' for b in vocab])
     images = [open_image(im) for im in images]
@@ -301,8 +305,7 @@ def predict_files(learn, # A pets learner, e.g. from `load_model`
                   bs:int=32 # Photos per batch
                  )->list:
     "One dict per photo in `paths`: its `file` and its prediction (as `predict_images`), or its `file` and an `error`"
-    for arg, v in (('k', k), ('bs', bs)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{arg} must be a whole number of at least 1, got {v!r}")
+    _check_counts(k=k, bs=bs)
     found = []
     for o in paths:
         try: p = _expand(o)
