@@ -590,14 +590,15 @@ add_exercise(Exercise('04.rules',
 add_exercise(Exercise('04.toohigh',
     "Lesson 04 opens with the book's `learn.fine_tune(1, base_lr=0.1)`, and later trains the same model with `base_lr=3e-3`. "
     "Compare the two epoch tables: what did the rate of 0.1 do?",
-    Choice(options=('it trained faster and ended with a lower error', 'it overshot and ended with a much higher loss and error',
+    Choice(options=('it trained faster and its validation loss ended lower', 'it overshot and its validation loss ended far higher',
                     'nothing changed because fine_tune picks its own rate', 'it stopped with an exception'),
-           correct='it overshot and ended with a much higher loss and error',
-           why_not={'it trained faster and ended with a lower error': "compare the last error_rate of the two tables: the run at 0.1 ends far worse.",
+           correct='it overshot and its validation loss ended far higher',
+           why_not={'it trained faster and its validation loss ended lower': "compare the valid_loss columns of the two tables: the run at 0.1 ends far above the run at 3e-3.",
                     'nothing changed because fine_tune picks its own rate': "base_lr is the rate fine_tune trains with (the unfrozen phase uses slices of it); it changed the result.",
                     'it stopped with an exception': "fastai ran both epochs and printed their tables; the numbers in them are what went wrong."}),
-    "Each step moved the weights so far that it overshot the minimum of the loss: the validation loss after the frozen epoch is "
-    "many times its starting value, and the error rate stays far above the run at 3e-3. As the book says, the optimiser steps in "
+    "Each step moved the weights so far that it overshot the minimum of the loss: the validation loss ends several times above "
+    "ln(37), the loss of a model that gives every breed the same probability, and far above the run at 3e-3. After so few steps "
+    "both runs still get most photos wrong, so the error rate tells them apart less clearly than the loss. As the book says, the optimiser steps in "
     "the right direction but too far, and repeating that takes it further away, not closer. Hence the finder: a rate about ten "
     "times below where the loss explodes.",
     hints=((r'faster', "a larger rate takes larger steps, but past the minimum they make the loss worse, not better."),)))
