@@ -1,4 +1,4 @@
-"""The book's `lr_find` on the real pets photos with today's fastai, a range test written from scratch as a fastai callback and checked against it, the four rules that turn its curve into a rate, and an explorer that shows what each rate does to training.
+"""The book's learning-rate finder, run live on the pets: what a rate that is too high does, the finder's curve and its two suggestions, and training at the rate it points to; then the range test written from scratch as a fastai callback, the four rules that turn its curve into a rate, and what each rate really does to training.
 
 Docs: https://petlesson.github.io/petlesson/lr_find.html.md"""
 

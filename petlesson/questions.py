@@ -714,6 +714,70 @@ add_exercise(Exercise('03.temperature',
     f"`torch.softmax(tensor([{', '.join(map(str, _TEMP_ACTS))}]) / {_TEMP:g}, 0)`.",
     hints=((r'\bsharp', f'a temperature above 1 flattens the distribution: the largest probability goes down.'),)));
 
+# %% ../nbs/16_questions.ipynb #cd1c5e7b
+_FINDER_LRS = 10 ** (np.arange(-12, 1) / 2)   # 1e-6 to 1, two rates per decade, like fastai's geometric schedule
+_FINDER_LOSSES = np.array([3.62, 3.62, 3.61, 3.59, 3.52, 3.31, 2.80, 1.95, 1.32, 1.18, 1.60, 4.90, 12.0])
+_FINDER_TABLE = ('| lr | ' + ' | '.join(f'{lr:.1e}' for lr in _FINDER_LRS) + ' |\n|' + '---|' * (len(_FINDER_LRS) + 1) +
+                 '\n| loss | ' + ' | '.join(f'{l:.2f}' for l in _FINDER_LOSSES) + ' |')
+_i_min = int(np.argmin(_FINDER_LOSSES))
+_slopes = np.diff(_FINDER_LOSSES) / np.diff(np.log(_FINDER_LRS))
+_i_steep = int(np.argmin(_slopes))   # fastai's `steep`: the rate at the start of the steepest segment
+_LR_MIN10, _LR_STEEP = float(_FINDER_LRS[_i_min] / 10), float(_FINDER_LRS[_i_steep])
+_PICK_RANGE = (1e-3, 1e-2)   # from the steepest point to a third of the minimum: the loss still falls clearly all along it
+
+# %% ../nbs/16_questions.ipynb #c279e2b9
+add_exercise(Exercise('04.pick',
+    "A learning-rate finder printed this curve (the smoothed loss after one mini-batch at each rate):\n\n" + _FINDER_TABLE + "\n\n"
+    "Pick a learning rate to train this model with (`fine_tune(..., base_lr=...)`): one number, such as `2e-4`.",
+    Value(numbers=(sum(_PICK_RANGE) / 2,), atol=(_PICK_RANGE[1] - _PICK_RANGE[0]) / 2 * 1.001, pitfalls=(
+        (float(_FINDER_LRS[_i_min]), "that is the rate where the loss is lowest: there it has already stopped improving. Go about ten times lower."),
+        (float(_FINDER_LRS[_i_min + 1]), "the loss is rising again there: every step overshoots."),)),
+    f"The loss is flat up to about 1e-4 (too small a rate: the weights barely move), falls fastest from "
+    f"{_FINDER_LRS[_i_steep]:.1e} on, is lowest at {_FINDER_LRS[_i_min]:.1e} and explodes after it. Pick a rate on the steep "
+    f"part, below the minimum: anything from {_PICK_RANGE[0]:.0e} to {_PICK_RANGE[1]:.0e} is right, for example the steepest point "
+    f"**{_LR_STEEP:.1e}** or a tenth of the minimum, **{_LR_MIN10:.1e}** (the book's two rules).",
+    hints=((r'(?<![\d.])\d(?:\.\d+)?e 0?(?:[5-9]|1\d)\b|(?<![\d.])0\.0000\d+', "on the flat part of the curve the loss does not "
+            "move yet: training at such a rate would take many epochs."),
+           (r'(?<![\d.])\d(?:\.\d+)?e 0?4\b|(?<![\d.])0\.000[1-9]\d*', "the loss is only starting to fall there: that trains, slowly; "
+            "where it falls fastest is higher."),
+           (r'(?<![\d.])1(?:\.\d+)?e 0?2\b|(?<![\d.])0\.01\d+', "that is close to the minimum, where the loss has almost stopped improving: go a little lower."),
+           (r'(?<![\d.])[2-9](?:\.\d+)?e 0?2\b|(?<![\d.])\d(?:\.\d+)?e 0?1\b|(?<![\d.])0\.0[2-9]\d*|(?<![\d.])0\.[1-9]\d*|(?<!e )(?<![\d.])[1-9]\d*(?:\.\d+)?(?! ?\d*e)(?![\d.])',
+            "that rate is at or past the minimum of the loss, where every step overshoots."))));
+
+# %% ../nbs/16_questions.ipynb #cbf55c2d
+add_exercise(Exercise('04.rules',
+    "The same finder curve:\n\n" + _FINDER_TABLE + "\n\n"
+    "Apply the book's two rules by hand, as `lr_find(suggest_funcs=(minimum, steep))` does: give **Minimum/10** (a tenth of the "
+    "rate with the lowest loss) and then the **steepest point** (the rate at the start of the segment where the loss falls "
+    "the most between two neighbouring points: they are evenly spaced on a log scale).",
+    Numbers(values=(_LR_MIN10, _LR_STEEP), rtol=0.06, pitfalls=(
+        ((float(_FINDER_LRS[_i_min]), _LR_STEEP), "the first number is the rate at the minimum itself; the rule divides it by ten."),
+        ((_LR_STEEP, _LR_MIN10), "check the order: Minimum/10 first, then the steepest point."),
+        ((_LR_MIN10, float(_FINDER_LRS[_i_steep + 1])), "that is the end of the steepest segment; fastai reports the rate at its start."),
+        ((float(_FINDER_LRS[_i_min]) , float(_FINDER_LRS[_i_steep + 1])), "the minimum must be divided by ten, and the steepest point is the start of the steepest segment."))),
+    f"The lowest loss, {_FINDER_LOSSES[_i_min]:.2f}, is at {_FINDER_LRS[_i_min]:.1e}, so Minimum/10 is **{_LR_MIN10:.1e}**. "
+    f"The largest fall between neighbours is {_FINDER_LOSSES[_i_steep]:.2f} to {_FINDER_LOSSES[_i_steep + 1]:.2f}, from "
+    f"{_FINDER_LRS[_i_steep]:.1e} to {_FINDER_LRS[_i_steep + 1]:.1e}: the steepest point is **{_LR_STEEP:.1e}**. In code: "
+    "`minimum(lrs, losses, num_it)` and `steep(...)` from `fastai.callback.schedule`, on tensors."))
+
+# %% ../nbs/16_questions.ipynb #9988f7a5
+add_exercise(Exercise('04.toohigh',
+    "Lesson 04 opens with the book's `learn.fine_tune(1, base_lr=0.1)`, and later trains the same model with `base_lr=3e-3`. "
+    "Compare the two epoch tables: what did the rate of 0.1 do?",
+    Choice(options=('it trained faster and its validation loss ended lower', 'it overshot and its validation loss ended far higher',
+                    'nothing changed because fine_tune picks its own rate', 'it stopped with an exception'),
+           correct='it overshot and its validation loss ended far higher',
+           why_not={'it trained faster and its validation loss ended lower': "compare the valid_loss columns of the two tables: the run at 0.1 ends far above the run at 3e-3.",
+                    'nothing changed because fine_tune picks its own rate': "base_lr is the rate fine_tune trains with (the unfrozen phase uses slices of it); it changed the result.",
+                    'it stopped with an exception': "fastai ran both epochs and printed their tables; the numbers in them are what went wrong."}),
+    "Each step moved the weights so far that it overshot the minimum of the loss: the validation loss ends far above "
+    "ln(37), the loss of a model that gives every breed the same probability (twice it in the lesson's run, and higher still "
+    "after the frozen epoch), and far above the run at 3e-3. After so few steps "
+    "both runs still get most photos wrong, so the error rate tells them apart less clearly than the loss. As the book says, the optimiser steps in "
+    "the right direction but too far, and repeating that takes it further away, not closer. Hence the finder: a rate about ten "
+    "times below where the loss explodes.",
+    hints=((r'faster', "a larger rate takes larger steps, but past the minimum they make the loss worse, not better."),)))
+
 # %% ../nbs/16_questions.ipynb #245dacc6
 _HEAD_LR, _RATIO = 1e-3, 10
 _RATES3 = tuple(_HEAD_LR / _RATIO**k for k in (2, 1, 0))   # first group first
