@@ -239,7 +239,7 @@ _QUESTIONS.append(Question('q17', "What two stages does `fine_tune` run?",
     "then it **unfreezes** the whole model and trains all of it for the number of epochs you asked for, with one-cycle again at "
     "half the base learning rate, spread over the groups as discriminative learning rates: with `lr = base_lr/2`, "
     "`slice(lr/lr_mult, lr)`, where `lr_mult=100`.",
-    '05_transfer_learning', 'What fine_tune does',
+    '05_transfer_learning', "The book's calls, run live",
     points=("First the pretrained body is frozen and only the new head trains, for `freeze_epochs` (default 1).",
             "Then it unfreezes the whole model and trains all of it for the number of epochs you asked for.",
             "(Both stages use one-cycle; the second at half the base learning rate, spread over the groups as discriminative rates.)"),
@@ -253,7 +253,7 @@ _QUESTIONS.append(Question('q17', "What two stages does `fine_tune` run?",
 _QUESTIONS.append(Question('q18', "In Jupyter, how do you see the source code of a function or method? Type the line you would run to see the source of `learn.fine_tune`.",
     "Two question marks before or after its name: `??learn.fine_tune`. One `?` shows only the signature and docstring. "
     "Outside Jupyter, `inspect.getsource(f)` returns the same text; fastai's `doc(f)` links to the source online.",
-    '05_transfer_learning', 'What fine_tune does',
+    '05_transfer_learning', "The book's calls, run live",
     CodeLine(right=('%pinfo2', '%psource', 'getsource', 'getsourcelines'), target='fine_tune', wrong={
         '%pinfo': 'one question mark shows the signature and the docstring; two show the source.',
         'help': '`help` shows the signature and docstring, not the source.',
