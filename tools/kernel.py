@@ -47,6 +47,10 @@ def _resolves(state, path)->bool:
         except (KeyError, IndexError, TypeError): return False
     return isinstance(state, (dict, list))
 
+def has_widget_views(nb)->bool:
+    "True if an output of `nb` shows a widget: widgets built but never shown need no saved state (the page has nothing to render)"
+    return any('application/vnd.jupyter.widget-view+json' in o.get('data', {}) for c in nb['cells'] for o in c.get('outputs', []))
+
 def drop_stale_buffers(widget_state:dict)->dict:
     """Remove binary buffers whose path no longer exists in their model's state, in place; return `widget_state`.
     nbclient keeps the last buffers a model sent even after a later update empties the value they belonged to
@@ -80,7 +84,7 @@ def execute(path:Path|str, timeout:int=900, kernel_name:str='python3', cwd:Path|
         if km.is_alive(): km.shutdown_kernel(now=True)
     nb.metadata.pop('widgets', None)
     state = run.metadata.get('widgets', {}).get(WIDGET_MIME, {})
-    if state.get('state'): nb.metadata['widgets'] = {WIDGET_MIME: drop_stale_buffers(state)}
+    if state.get('state') and has_widget_views(nb): nb.metadata['widgets'] = {WIDGET_MIME: drop_stale_buffers(state)}
     for c in nb.cells:
         if c.cell_type == 'code' and skipped_by_nbdev_test(c.source, flags): c.outputs, c.execution_count = [], None
     return nb
