@@ -1,4 +1,4 @@
-"""ImageNet backbones that work offline, the book's ResNets with a clear error when they cannot be downloaded, and the `vision_learner`s the lessons train.
+"""ImageNet backbones that work offline, the book's ResNets with a clear error when they cannot be downloaded, the `vision_learner`s the lessons train, and mixed precision on a CPU.
 
 Docs: https://petlesson.github.io/petlesson/models.html.md"""
 
@@ -15,6 +15,8 @@ with warnings.catch_warnings():   # fastai.layers still builds some layers with 
     warnings.filterwarnings('ignore', message='.*torch.jit.script.*deprecated')
     import fastai.layers
 from fastai.vision.all import vision_learner, error_rate, Normalize, Learner, resnet34, resnet50, imagenet_stats, BnFreeze
+from fastai.callback.core import Callback
+import fastai.callback.fp16   # adds `to_fp16` to `Learner`
 from torchvision.models import ResNet34_Weights, ResNet50_Weights
 from .photos import cache_dir
 from .pets import DataSource, source_name
@@ -23,7 +25,7 @@ from .pets import DataSource, source_name
 __all__ = ['TORCH_WRITE_FAILED', 'OFFLINE_BACKBONES', 'OFFLINE_ARCH', 'OFFLINE_STATS', 'BACKBONES', 'SMALL_DATA_HEAD',
            'save_atomically', 'package_weights_file', 'offline_weights_path', 'offline_imagenet_model',
            'set_normalization', 'WeightsDownloadError', 'fetch_resnet_weights', 'pets_learner', 'small_data_learner',
-           'default_backbone']
+           'default_backbone', 'CPUMixedPrecision', 'mixed_precision']
 
 # %% ../nbs/13_models.ipynb #046a8dd1
 # Not `atomic_save`: `from fastai.vision.all import *` brings fastcore's context manager of that name, which would replace it in a notebook.
@@ -152,3 +154,21 @@ def default_backbone(source:str|Path|DataSource|None=None # As for `data_source`
     "The book's ResNet-34 for the whole dataset ('full'), the offline EfficientNet-Lite0 otherwise"
     asked = source.asked if isinstance(source, DataSource) else source_name(source)
     return 'resnet34' if asked == 'full' else 'efficientnet_lite0'
+
+# %% ../nbs/13_models.ipynb #cfd25657
+class CPUMixedPrecision(Callback):
+    "bfloat16 autocast on the CPU around the forward pass and the loss (no loss scaling: bfloat16 has float32's range)"
+    order = 10
+    def __init__(self, dtype=torch.bfloat16): self.dtype = dtype
+    def before_batch(self): self.ctx = torch.autocast('cpu', dtype=self.dtype); self.ctx.__enter__()
+    def after_pred(self): self.learn.pred = self.pred.float()   # the loss and metrics see float32
+    def after_loss(self): self.ctx.__exit__(None, None, None)
+    def after_cancel_batch(self):
+        if getattr(self, 'ctx', None) is not None: self.ctx.__exit__(None, None, None)
+
+def mixed_precision(learn:Learner # The learner to switch to mixed precision
+                   )->tuple:
+    "float16 with fastai's `to_fp16` on CUDA, else bfloat16 autocast on the CPU; returns (learn, what was done)"
+    if learn.dls.device is not None and torch.device(learn.dls.device).type == 'cuda': return learn.to_fp16(), 'fp16 (to_fp16, CUDA)'
+    learn.add_cb(CPUMixedPrecision())
+    return learn, 'bfloat16 autocast (CPU)'

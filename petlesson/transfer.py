@@ -36,8 +36,7 @@ from .lr import lr_range_test, LRCurve
 # %% auto #0
 __all__ = ['BodyBnFreeze', 'body_stages', 'stage_costs', 'frozen_batches', 'body_features', 'seed_summary', 'run_once',
            'top_learner', 'spread_lrs', 'param_groups_table', 'epoch_history', 'overfitting_signs', 'model_cost',
-           'fastest_in_turns', 'CPUMixedPrecision', 'mixed_precision', 'HyperRecorder', 'keep_random_state',
-           'fine_tune_by_hand']
+           'fastest_in_turns', 'HyperRecorder', 'keep_random_state', 'fine_tune_by_hand']
 
 # %% ../nbs/05_transfer_learning.ipynb #294b4383
 class BodyBnFreeze(Callback):
@@ -275,24 +274,6 @@ def fastest_in_turns(fns:dict, # name -> function of no arguments, e.g. one trai
     for _ in range(reps):
         for k, f in fns.items(): t0 = time.perf_counter(); f(); ts[k].append(time.perf_counter() - t0)
     return {k: min(v) for k, v in ts.items()}
-
-# %% ../nbs/05_transfer_learning.ipynb #a4452093
-class CPUMixedPrecision(Callback):
-    "bfloat16 autocast on the CPU around the forward pass and the loss (no loss scaling: bfloat16 has float32's range)"
-    order = 10
-    def __init__(self, dtype=torch.bfloat16): self.dtype = dtype
-    def before_batch(self): self.ctx = torch.autocast('cpu', dtype=self.dtype); self.ctx.__enter__()
-    def after_pred(self): self.learn.pred = self.pred.float()   # the loss and metrics see float32
-    def after_loss(self): self.ctx.__exit__(None, None, None)
-    def after_cancel_batch(self):
-        if getattr(self, 'ctx', None) is not None: self.ctx.__exit__(None, None, None)
-
-def mixed_precision(learn:Learner # The learner to switch to mixed precision
-                   )->tuple:
-    "float16 with fastai's `to_fp16` on CUDA, else bfloat16 autocast on the CPU; returns (learn, what was done)"
-    if learn.dls.device is not None and torch.device(learn.dls.device).type == 'cuda': return learn.to_fp16(), 'fp16 (to_fp16, CUDA)'
-    learn.add_cb(CPUMixedPrecision())
-    return learn, 'bfloat16 autocast (CPU)'
 
 # %% ../nbs/05_transfer_learning.ipynb #005100ce
 class HyperRecorder(Callback):

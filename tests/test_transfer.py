@@ -13,8 +13,9 @@ torch.set_num_threads(1)
 from petlesson.pets import pets_datablock
 from petlesson.lr import seed_learner, LRCurve
 from petlesson.training import head_learner
+from petlesson.models import CPUMixedPrecision, mixed_precision
 from petlesson.transfer import (HyperRecorder, keep_random_state, fine_tune_by_hand, spread_lrs, param_groups_table,
-                                epoch_history, overfitting_signs, CPUMixedPrecision, mixed_precision, model_cost, fastest_in_turns,
+                                epoch_history, overfitting_signs, model_cost, fastest_in_turns,
                                 BodyBnFreeze, body_stages, stage_costs, frozen_batches, body_features, top_learner, seed_summary, run_once)
 
 @pytest.fixture(autouse=True)
