@@ -771,11 +771,11 @@ add_exercise(Exercise('04.toohigh',
                     'nothing changed because fine_tune picks its own rate': "base_lr is the rate fine_tune trains with (the unfrozen phase uses slices of it); it changed the result.",
                     'it stopped with an exception': "fastai ran both epochs and printed their tables; the numbers in them are what went wrong."}),
     "Each step moved the weights so far that it overshot the minimum of the loss: the validation loss ends far above "
-    "ln(37), the loss of a model that gives every breed the same probability (twice it in the lesson's run, and higher still "
+    "ln(37), the loss of a model that gives every breed the same probability (more than twice it in the lesson's run, and higher still "
     "after the frozen epoch), and far above the run at 3e-3. After so few steps "
     "both runs still get most photos wrong, so the error rate tells them apart less clearly than the loss. As the book says, the optimiser steps in "
-    "the right direction but too far, and repeating that takes it further away, not closer. Hence the finder: a rate about ten "
-    "times below where the loss explodes.",
+    "the right direction but too far, and repeating that takes it further away, not closer. Hence the finder: a curve of loss against rate, "
+    "read for a rate on its steady fall, short of the minimum.",
     hints=((r'faster', "a larger rate takes larger steps, but past the minimum they make the loss worse, not better."),)))
 
 # %% ../nbs/16_questions.ipynb #245dacc6
