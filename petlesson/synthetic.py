@@ -121,7 +121,7 @@ def _annotation_lines(counts):
             ''.join(fmt(r) for r in rows if not r[4]))
 
 def make_sample(dest:str|Path|None=None, # Folder to create; default: a folder for this seed and size in `cache_dir()`
-                n_per_breed:int=16, # Images per breed (a few breeds get one or two fewer, as in the real data)
+                n_per_breed:int=10, # Images per breed, as in the real sample (a few breeds get one or two fewer, as in the real data)
                 seed:int=42, # Seed for every random choice
                 min_side:int=192, max_side:int=336 # Range of image widths and heights in pixels
                )->Path:
