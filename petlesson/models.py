@@ -159,12 +159,14 @@ def default_backbone(source:str|Path|DataSource|None=None # As for `data_source`
 class CPUMixedPrecision(Callback):
     "bfloat16 autocast on the CPU around the forward pass and the loss (no loss scaling: bfloat16 has float32's range)"
     order = 10
-    def __init__(self, dtype=torch.bfloat16): self.dtype = dtype
-    def before_batch(self): self.ctx = torch.autocast('cpu', dtype=self.dtype); self.ctx.__enter__()
+    def __init__(self, dtype=torch.bfloat16): self.dtype, self.ctx = dtype, None
+    def before_batch(self): self._close(); self.ctx = torch.autocast('cpu', dtype=self.dtype); self.ctx.__enter__()
     def after_pred(self): self.learn.pred = self.pred.float()   # the loss and metrics see float32
-    def after_loss(self): self.ctx.__exit__(None, None, None)
-    def after_cancel_batch(self):
-        if getattr(self, 'ctx', None) is not None: self.ctx.__exit__(None, None, None)
+    def after_loss(self): self._close()
+    def after_cancel_batch(self): self._close()   # a batch cancelled before its loss, or after it (`GradientAccumulation`)
+    def _close(self):
+        "Leave the autocast context once: a second exit would unbalance torch's autocast nesting count"
+        if self.ctx is not None: self.ctx.__exit__(None, None, None); self.ctx = None
 
 def mixed_precision(learn:Learner # The learner to switch to mixed precision
                    )->tuple:

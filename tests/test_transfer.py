@@ -171,6 +171,14 @@ def test_cpu_mixed_precision(tmp_path):
     assert np.isfinite(learn.recorder.values[-1][1])
     assert not torch.is_autocast_enabled('cpu')   # the autocast context was closed again
 
+def test_cpu_mixed_precision_leaves_autocast_once_when_batches_are_cancelled(tmp_path):
+    "GradientAccumulation cancels batches after their loss: leaving autocast twice would drive torch's nesting count below 0"
+    from fastai.callback.training import GradientAccumulation
+    learn, _ = mixed_precision(two_group_learner(tmp_path))
+    with learn.no_bar(), learn.no_logging(): learn.fit(1, 1e-2, cbs=GradientAccumulation(n_acc=10_000))
+    n = torch.autocast_increment_nesting(); torch.autocast_decrement_nesting()
+    assert n == 1 and not torch.is_autocast_enabled('cpu')
+
 def test_model_cost_counts():
     toy = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4*8*8, 37))
     c = model_cost(toy, bs=2, size=8, steps=1)
